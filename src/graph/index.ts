@@ -1,0 +1,23 @@
+// The graph compiler's public surface: build a graph, differentiate it, serialise it.
+export * from './dtype.ts';
+export * from './errors.ts';
+export { grad } from './grad.ts';
+export { type ExternalTensor, Graph, type Leaf, type OpDef, Value } from './graph.ts';
+export { OPSET, type SerializedModel, serialize } from './onnx.ts';
+export { cast } from './ops/cast.ts';
+export { concat } from './ops/concat.ts';
+export { type ConvOptions, conv2d, perChannel } from './ops/conv.ts';
+export * from './ops/elementwise.ts';
+export { expand } from './ops/expand.ts';
+export { gather } from './ops/gather.ts';
+export { gemm, linear, matmul, transposeLast2 } from './ops/matmul.ts';
+export { groupNorm, layerNorm } from './ops/normalization.ts';
+export { pad } from './ops/pad.ts';
+export { reduceMax, reduceMean, reduceMin, reduceSum, sumToShape } from './ops/reduce.ts';
+export { reshape, squeeze, unsqueeze } from './ops/reshape.ts';
+export { upsampleNearest } from './ops/resize.ts';
+export { where } from './ops/select.ts';
+export { slice } from './ops/slice.ts';
+export { softmax } from './ops/softmax.ts';
+export { transpose } from './ops/transpose.ts';
+export * from './shape.ts';

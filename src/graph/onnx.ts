@@ -1,0 +1,192 @@
+import onnxProto from 'onnx-proto';
+import { byteSize, type DType, fromNumbers, onnxElementType, type TypedData } from './dtype.ts';
+import { GraphError } from './errors.ts';
+import type { Emitter, Leaf, Node, OnnxAttrs, Value } from './graph.ts';
+import type { Shape } from './shape.ts';
+
+const { onnx } = onnxProto;
+
+/** Opset 21 has GroupNormalization with per-channel scale and bias, like PyTorch. */
+export const OPSET = 21;
+const IR_VERSION = 10;
+
+export interface SerializedModel {
+  /** The ModelProto bytes. */
+  readonly bytes: Uint8Array;
+  /** Graph inputs in declaration order. */
+  readonly inputs: readonly { name: string; value: Value }[];
+  readonly outputNames: readonly string[];
+  /** Link name (relative to the .onnx file) → absolute path of the weights file it must point to. */
+  readonly externalFiles: ReadonlyMap<string, string>;
+}
+
+/**
+ * Serialises the part of a graph that `outputs` need into an ONNX model. Only ancestors of the outputs are
+ * emitted, so dead nodes (e.g. gradients nobody reads) never reach the runtime. Weights become initializers
+ * with external data pointing into their original files by offset.
+ */
+export function serialize(outputs: Record<string, Value>, name = 'graph'): SerializedModel {
+  const builder = new ModelBuilder();
+  const { nodes, leaves } = collect(Object.values(outputs));
+  for (const leaf of leaves) builder.leaf(leaf);
+  for (const node of nodes) {
+    const inputNames = node.inputs.map((v) => builder.nameOf(v));
+    const outputNames = node.outputs.map((v) => builder.nameOf(v));
+    node.op.emit(builder, inputNames, outputNames, node.attrs, node as Node<never>);
+  }
+  const outputInfos = Object.entries(outputs).map(([outputName, value]) => {
+    builder.node('Identity', [builder.nameOf(value)], [outputName]);
+    return valueInfo(outputName, value.shape, value.dtype);
+  });
+  const graph = onnx.GraphProto.create({
+    name,
+    node: builder.nodes,
+    initializer: builder.initializers,
+    input: builder.inputs.map(({ name: n, value }) => valueInfo(n, value.shape, value.dtype)),
+    output: outputInfos,
+  });
+  const model = onnx.ModelProto.create({
+    irVersion: IR_VERSION,
+    producerName: 'divide-and-bind',
+    opsetImport: [{ domain: '', version: OPSET }],
+    graph,
+  });
+  return {
+    bytes: onnx.ModelProto.encode(model).finish(),
+    inputs: builder.inputs,
+    outputNames: Object.keys(outputs),
+    externalFiles: builder.externalFiles,
+  };
+}
+
+function collect(outputs: readonly Value[]): { nodes: Node[]; leaves: Value[] } {
+  const nodes = new Set<Node>();
+  const leaves = new Set<Value>();
+  const stack = [...outputs];
+  while (stack.length > 0) {
+    const v = stack.pop()!;
+    const node = v.producer;
+    if (!node) leaves.add(v);
+    else if (!nodes.has(node)) {
+      nodes.add(node);
+      stack.push(...node.inputs);
+    }
+  }
+  const byId = <T extends { id: number }>(a: T, b: T) => a.id - b.id;
+  return { nodes: [...nodes].sort(byId), leaves: [...leaves].sort(byId) };
+}
+
+function valueInfo(name: string, shape: Shape, dtype: DType) {
+  return {
+    name,
+    type: { tensorType: { elemType: onnxElementType[dtype], shape: { dim: shape.map((d) => ({ dimValue: d })) } } },
+  };
+}
+
+function rawBytes(data: TypedData): Uint8Array {
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+class ModelBuilder implements Emitter {
+  nodes: onnxProto.onnx.INodeProto[] = [];
+  initializers: onnxProto.onnx.ITensorProto[] = [];
+  inputs: { name: string; value: Value }[] = [];
+  externalFiles = new Map<string, string>();
+  private names = new Map<number, string>();
+  private usedNames = new Set<string>();
+  private constantCache = new Map<string, string>();
+  private tempCount = 0;
+
+  nameOf(v: Value): string {
+    let n = this.names.get(v.id);
+    if (!n) {
+      n = `v${v.id}`;
+      this.names.set(v.id, n);
+    }
+    return n;
+  }
+
+  leaf(v: Value): void {
+    const leaf = v.origin as Leaf;
+    if (leaf.kind === 'input') {
+      this.names.set(v.id, leaf.name);
+      this.inputs.push({ name: leaf.name, value: v });
+    } else if (leaf.kind === 'constant') {
+      this.names.set(v.id, this.constant(leaf.data, v.shape, v.dtype));
+    } else {
+      const { tensor } = leaf;
+      let link = [...this.externalFiles].find(([, file]) => file === tensor.file)?.[0];
+      if (!link) {
+        link = `weights-${this.externalFiles.size}.safetensors`;
+        this.externalFiles.set(link, tensor.file);
+      }
+      const name = this.unique(tensor.name);
+      this.names.set(v.id, name);
+      this.initializers.push({
+        name,
+        dims: [...v.shape],
+        dataType: onnxElementType[v.dtype],
+        dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+        externalData: [
+          { key: 'location', value: link },
+          { key: 'offset', value: String(tensor.byteOffset) },
+          { key: 'length', value: String(tensor.byteLength) },
+        ],
+      });
+    }
+  }
+
+  node(opType: string, inputs: readonly string[], outputs: readonly string[], attrs: OnnxAttrs = {}): void {
+    this.nodes.push({
+      opType,
+      input: [...inputs],
+      output: [...outputs],
+      name: `${opType}_${this.nodes.length}`,
+      attribute: Object.entries(attrs).map(([name, value]) => attribute(name, value)),
+    });
+  }
+
+  int64s(values: readonly number[]): string {
+    return this.constant(fromNumbers('int64', values), [values.length], 'int64');
+  }
+
+  floats(values: readonly number[], dtype: DType, shape: Shape = [values.length]): string {
+    return this.constant(fromNumbers(dtype, values), shape, dtype);
+  }
+
+  temp(): string {
+    return `t${this.tempCount++}`;
+  }
+
+  /** Adds an inline initializer, sharing identical small constants (shapes, axes) by content. */
+  private constant(data: TypedData, shape: Shape, dtype: DType): string {
+    if (data.byteLength !== shape.reduce((n, d) => n * d, 1) * byteSize[dtype]) {
+      throw new GraphError(`constant of ${dtype} ${shape} has ${data.byteLength} bytes`);
+    }
+    const key = data.byteLength <= 64 ? `${dtype}:${shape}:${Array.from(rawBytes(data))}` : null;
+    const cached = key && this.constantCache.get(key);
+    if (cached) return cached;
+    const name = this.unique(`c${this.initializers.length}`);
+    this.initializers.push({ name, dims: [...shape], dataType: onnxElementType[dtype], rawData: rawBytes(data) });
+    if (key) this.constantCache.set(key, name);
+    return name;
+  }
+
+  private unique(base: string): string {
+    let name = base;
+    for (let i = 1; this.usedNames.has(name); i++) name = `${base}#${i}`;
+    this.usedNames.add(name);
+    return name;
+  }
+}
+
+function attribute(name: string, value: OnnxAttrs[string]): onnxProto.onnx.IAttributeProto {
+  const { AttributeType } = onnx.AttributeProto;
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value)) throw new GraphError(`attribute ${name}: use { float } for the float ${value}`);
+    return { name, type: AttributeType.INT, i: value };
+  }
+  if (typeof value === 'string') return { name, type: AttributeType.STRING, s: new TextEncoder().encode(value) };
+  if ('float' in value) return { name, type: AttributeType.FLOAT, f: value.float };
+  return { name, type: AttributeType.INTS, ints: [...value] };
+}

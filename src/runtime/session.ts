@@ -1,0 +1,100 @@
+import ort from 'onnxruntime-node';
+import { allocate, type DType, type TypedData } from '../graph/dtype.ts';
+import type { Value } from '../graph/graph.ts';
+import { type SerializedModel, serialize } from '../graph/onnx.ts';
+import { formatShape, type Shape, sizeOf } from '../graph/shape.ts';
+import { cacheModel, defaultCacheDir } from './cache.ts';
+import { type Device, providerUnavailable } from './providers.ts';
+
+/** A tensor on the JavaScript side: its data (half floats as raw Uint16 bits) and shape. */
+export interface HostTensor {
+  readonly data: TypedData;
+  readonly shape: Shape;
+}
+
+export interface RuntimeOptions {
+  device?: Device;
+  /** Intra-op threads; ONNX Runtime's default (all cores) when omitted. */
+  threads?: number;
+  cacheDir?: string;
+}
+
+const ORT_TYPE: Record<DType, ort.Tensor.Type> = {
+  float32: 'float32',
+  float64: 'float64',
+  float16: 'float16',
+  bfloat16: 'bfloat16' as ort.Tensor.Type,
+  int64: 'int64',
+  bool: 'bool',
+};
+
+/** A graph compiled to an ONNX model (cached on disk) and loaded in an ONNX Runtime session. */
+export class CompiledGraph {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly model: SerializedModel,
+    readonly outputTypes: Readonly<Record<string, { shape: Shape; dtype: DType }>>,
+    /** Path of the cached .onnx file. */
+    readonly path: string,
+  ) {}
+
+  static async compile(
+    outputs: Record<string, Value>,
+    { device = 'cpu', threads, cacheDir = defaultCacheDir() }: RuntimeOptions = {},
+    name = 'graph',
+  ): Promise<CompiledGraph> {
+    const model = serialize(outputs, name);
+    const path = await cacheModel(model, cacheDir);
+    const options: ort.InferenceSession.SessionOptions = {
+      executionProviders: [device],
+      graphOptimizationLevel: 'all',
+      ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
+    };
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(path, options);
+    } catch (error) {
+      if (device !== 'cpu') throw providerUnavailable(device, error);
+      throw error;
+    }
+    const types = Object.fromEntries(
+      Object.entries(outputs).map(([key, v]) => [key, { shape: v.shape, dtype: v.dtype }]),
+    );
+    return new CompiledGraph(session, model, types, path);
+  }
+
+  /** Names, shapes and dtypes of the inputs the graph needs. */
+  get inputs(): readonly { name: string; shape: Shape; dtype: DType }[] {
+    return this.model.inputs.map(({ name, value }) => ({ name, shape: value.shape, dtype: value.dtype }));
+  }
+
+  async run(feeds: Record<string, TypedData | HostTensor>): Promise<Record<string, HostTensor>> {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const { name, value } of this.model.inputs) {
+      const feed = feeds[name];
+      if (feed === undefined) throw new Error(`graph input "${name}" (${value}) was not given`);
+      const data = 'data' in feed && !ArrayBuffer.isView(feed) ? feed.data : (feed as TypedData);
+      if (data.length !== sizeOf(value.shape)) {
+        throw new Error(`graph input "${name}" needs ${formatShape(value.shape)} ${value.dtype}, got ${data.length} elements`);
+      }
+      ortFeeds[name] = new ort.Tensor(ORT_TYPE[value.dtype], data as never, [...value.shape]);
+    }
+    const results = await this.session.run(ortFeeds);
+    const out: Record<string, HostTensor> = {};
+    for (const [name, type] of Object.entries(this.outputTypes)) {
+      const tensor = results[name];
+      const data = type.dtype === 'bool' ? Uint8Array.from(tensor.data as ArrayLike<number>) : (tensor.data as TypedData);
+      out[name] = { data, shape: type.shape };
+    }
+    return out;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** A zero-filled host tensor, handy for feeds. */
+export function hostZeros(shape: Shape, dtype: DType = 'float32'): HostTensor {
+  return { data: allocate(dtype, sizeOf(shape)), shape };
+}
