@@ -147,7 +147,8 @@ export class Graph {
   /** A weight read by the runtime straight from its file. `dtype` is the stored dtype. */
   external(tensor: ExternalTensor, shape: Shape, dtype: DType): Value {
     checkShape(shape);
-    const expected = sizeOf(shape) * (dtype === 'float64' || dtype === 'int64' ? 8 : dtype === 'float32' ? 4 : 2);
+    const expected =
+      sizeOf(shape) * (dtype === 'float64' || dtype === 'int64' ? 8 : dtype === 'float32' ? 4 : 2);
     if (dtype !== 'bool' && expected !== tensor.byteLength) {
       throw new GraphError(
         `weight "${tensor.name}" in ${tensor.file} has ${tensor.byteLength} bytes, but ${formatShape(shape)} ${dtype} needs ${expected}`,

@@ -79,7 +79,9 @@ function collect(outputs: readonly Value[]): { nodes: Node[]; leaves: Value[] } 
 function valueInfo(name: string, shape: Shape, dtype: DType) {
   return {
     name,
-    type: { tensorType: { elemType: onnxElementType[dtype], shape: { dim: shape.map((d) => ({ dimValue: d })) } } },
+    type: {
+      tensorType: { elemType: onnxElementType[dtype], shape: { dim: shape.map((d) => ({ dimValue: d })) } },
+    },
   };
 }
 
@@ -167,7 +169,12 @@ class ModelBuilder implements Emitter {
     const cached = key && this.constantCache.get(key);
     if (cached) return cached;
     const name = this.unique(`c${this.initializers.length}`);
-    this.initializers.push({ name, dims: [...shape], dataType: onnxElementType[dtype], rawData: rawBytes(data) });
+    this.initializers.push({
+      name,
+      dims: [...shape],
+      dataType: onnxElementType[dtype],
+      rawData: rawBytes(data),
+    });
     if (key) this.constantCache.set(key, name);
     return name;
   }
@@ -183,10 +190,12 @@ class ModelBuilder implements Emitter {
 function attribute(name: string, value: OnnxAttrs[string]): onnxProto.onnx.IAttributeProto {
   const { AttributeType } = onnx.AttributeProto;
   if (typeof value === 'number') {
-    if (!Number.isInteger(value)) throw new GraphError(`attribute ${name}: use { float } for the float ${value}`);
+    if (!Number.isInteger(value))
+      throw new GraphError(`attribute ${name}: use { float } for the float ${value}`);
     return { name, type: AttributeType.INT, i: value };
   }
-  if (typeof value === 'string') return { name, type: AttributeType.STRING, s: new TextEncoder().encode(value) };
+  if (typeof value === 'string')
+    return { name, type: AttributeType.STRING, s: new TextEncoder().encode(value) };
   if ('float' in value) return { name, type: AttributeType.FLOAT, f: value.float };
   return { name, type: AttributeType.INTS, ints: [...value] };
 }

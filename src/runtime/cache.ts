@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { link, mkdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { UserError } from '../errors.ts';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { UserError } from '../errors.ts';
 import type { SerializedModel } from '../graph/onnx.ts';
 
 /** `$DNB_CACHE_DIR`, else `$XDG_CACHE_HOME/divide-and-bind`, else `~/.cache/divide-and-bind`. */

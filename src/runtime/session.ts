@@ -75,7 +75,9 @@ export class CompiledGraph {
       if (feed === undefined) throw new Error(`graph input "${name}" (${value}) was not given`);
       const data = 'data' in feed && !ArrayBuffer.isView(feed) ? feed.data : (feed as TypedData);
       if (data.length !== sizeOf(value.shape)) {
-        throw new Error(`graph input "${name}" needs ${formatShape(value.shape)} ${value.dtype}, got ${data.length} elements`);
+        throw new Error(
+          `graph input "${name}" needs ${formatShape(value.shape)} ${value.dtype}, got ${data.length} elements`,
+        );
       }
       ortFeeds[name] = new ort.Tensor(ORT_TYPE[value.dtype], data as never, [...value.shape]);
     }
@@ -83,7 +85,10 @@ export class CompiledGraph {
     const out: Record<string, HostTensor> = {};
     for (const [name, type] of Object.entries(this.outputTypes)) {
       const tensor = results[name];
-      const data = type.dtype === 'bool' ? Uint8Array.from(tensor.data as ArrayLike<number>) : (tensor.data as TypedData);
+      const data =
+        type.dtype === 'bool'
+          ? Uint8Array.from(tensor.data as ArrayLike<number>)
+          : (tensor.data as TypedData);
       out[name] = { data, shape: type.shape };
     }
     return out;

@@ -14,7 +14,9 @@ const Concat: OpDef<ConcatAttrs> = {
     let total = 0;
     for (const v of inputs) {
       const compatible =
-        v.rank === first.rank && v.dtype === first.dtype && v.shape.every((d, i) => i === axis || d === first.shape[i]);
+        v.rank === first.rank &&
+        v.dtype === first.dtype &&
+        v.shape.every((d, i) => i === axis || d === first.shape[i]);
       if (!compatible) throw new GraphError(`inputs differ outside axis ${axis}`);
       total += v.shape[axis];
     }

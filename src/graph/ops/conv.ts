@@ -13,8 +13,14 @@ export interface ConvAttrs {
   readonly group: number;
 }
 
-const outputSize = (size: number, kernel: number, stride: number, before: number, after: number, dilation: number) =>
-  Math.floor((size + before + after - dilation * (kernel - 1) - 1) / stride) + 1;
+const outputSize = (
+  size: number,
+  kernel: number,
+  stride: number,
+  before: number,
+  after: number,
+  dilation: number,
+) => Math.floor((size + before + after - dilation * (kernel - 1) - 1) / stride) + 1;
 
 /** 2-D convolution (cross-correlation, as PyTorch) of NCHW input with OIHW weights and optional bias. */
 const Conv: OpDef<ConvAttrs> = {
@@ -52,7 +58,8 @@ const Conv: OpDef<ConvAttrs> = {
     }
     let gw: Value | null = null;
     if (needed[1]) {
-      if (group !== 1) throw new GraphError('Conv: the weight gradient of a grouped convolution is not implemented');
+      if (group !== 1)
+        throw new GraphError('Conv: the weight gradient of a grouped convolution is not implemented');
       // dW[o,c,i,j] = Σ_{n,y,x} g[n,o,y,x]·x[n,c,y·s+i·d,x·s+j·d]: a convolution over the batch axis in which
       // stride and dilation swap roles.
       const xt = transpose(x, [1, 0, 2, 3]);

@@ -8,9 +8,19 @@ import { where } from './select.ts';
 
 // Binary elementwise ops with numpy broadcasting. Their gradients are summed back to each input's shape.
 
-type BinaryVjp = (a: Value, b: Value, y: Value, g: Value, needed: readonly boolean[]) => [Value | null, Value | null];
+type BinaryVjp = (
+  a: Value,
+  b: Value,
+  y: Value,
+  g: Value,
+  needed: readonly boolean[],
+) => [Value | null, Value | null];
 
-function binaryOp(name: string, vjp: BinaryVjp | undefined, output: (dtype: DType) => DType = (d) => d): OpDef<null> {
+function binaryOp(
+  name: string,
+  vjp: BinaryVjp | undefined,
+  output: (dtype: DType) => DType = (d) => d,
+): OpDef<null> {
   return {
     name,
     infer([a, b]) {
@@ -33,7 +43,10 @@ function binaryOp(name: string, vjp: BinaryVjp | undefined, output: (dtype: DTyp
 
 const Add = binaryOp('Add', (_a, _b, _y, g) => [g, g]);
 const Sub = binaryOp('Sub', (_a, _b, _y, g, needed) => [g, needed[1] ? neg(g) : null]);
-const Mul = binaryOp('Mul', (a, b, _y, g, needed) => [needed[0] ? mul(g, b) : null, needed[1] ? mul(g, a) : null]);
+const Mul = binaryOp('Mul', (a, b, _y, g, needed) => [
+  needed[0] ? mul(g, b) : null,
+  needed[1] ? mul(g, a) : null,
+]);
 const Div = binaryOp('Div', (_a, b, y, g, needed) => {
   const ga = div(g, b);
   return [ga, needed[1] ? neg(mul(ga, y)) : null];
@@ -109,6 +122,8 @@ const Tanh = unaryOp('Tanh', (_x, y, g) => mul(g, sub(1, mul(y, y))));
 // PyTorch's relu passes no gradient at exactly 0.
 const Relu = unaryOp('Relu', (x, _y, g) => where(greater(x, 0), g, 0));
 const Identity = unaryOp('Identity', (_x, _y, g) => g);
+const Sin = unaryOp('Sin', (x, _y, g) => mul(g, cos(x)));
+const Cos = unaryOp('Cos', (x, _y, g) => neg(mul(g, sin(x))));
 
 const unary = (op: OpDef<null>, x: Value): Value => apply(op, [x], null)[0];
 
@@ -123,3 +138,5 @@ export const sigmoid = (x: Value): Value => unary(Sigmoid, x);
 export const tanh = (x: Value): Value => unary(Tanh, x);
 export const relu = (x: Value): Value => unary(Relu, x);
 export const identity = (x: Value): Value => unary(Identity, x);
+export const sin = (x: Value): Value => unary(Sin, x);
+export const cos = (x: Value): Value => unary(Cos, x);

@@ -19,7 +19,10 @@ function normalizedGradient(x: Value, g: Value, gamma: Value, axes: number[], ep
   const sigma = sqrt(add(reduceMean(mul(centered, centered), axes, true), epsilon));
   const xhat = div(centered, sigma);
   const gh = mul(g, gamma);
-  const gx = div(sub(sub(gh, reduceMean(gh, axes, true)), mul(xhat, reduceMean(mul(gh, xhat), axes, true))), sigma);
+  const gx = div(
+    sub(sub(gh, reduceMean(gh, axes, true)), mul(xhat, reduceMean(mul(gh, xhat), axes, true))),
+    sigma,
+  );
   return { gx, xhat };
 }
 
@@ -62,7 +65,8 @@ const GroupNorm: OpDef<GroupNormAttrs> = {
   infer([x, scale, bias], { groups }) {
     const channels = x.shape[1];
     if (x.rank < 3) throw new GraphError('needs an input of rank 3 or more (N, C, …)');
-    if (channels % groups !== 0) throw new GraphError(`${channels} channels do not split into ${groups} groups`);
+    if (channels % groups !== 0)
+      throw new GraphError(`${channels} channels do not split into ${groups} groups`);
     if (scale.shape[0] !== channels || bias.shape[0] !== channels) {
       throw new GraphError(`scale and bias must have shape [${channels}]`);
     }
@@ -81,7 +85,13 @@ const GroupNorm: OpDef<GroupNormAttrs> = {
     const gamma = reshape(scale, channelShape);
     // Normalise per (sample, group): view the input as [N, G, rest] with γ expanded over it.
     const gammaGrouped = reshape(expand(gamma, [1, ...x.shape.slice(1)]), [1, ...grouped.slice(1)]);
-    const { gx, xhat } = normalizedGradient(reshape(x, grouped), reshape(g, grouped), gammaGrouped, [2], epsilon);
+    const { gx, xhat } = normalizedGradient(
+      reshape(x, grouped),
+      reshape(g, grouped),
+      gammaGrouped,
+      [2],
+      epsilon,
+    );
     const xhatFull = reshape(xhat, x.shape);
     const spatial = x.shape.map((_d, i) => i).filter((i) => i !== 1);
     return [

@@ -39,6 +39,7 @@ const Pad: OpDef<PadAttrs> = {
 /** Constant padding (zeros unless `value` is given). Reflect padding is built from slices (see smoothing). */
 export function pad(x: Value, pads: readonly (readonly [number, number])[], value = 0): Value {
   if (pads.every(([b, a]) => b === 0 && a === 0)) return x;
-  if (value !== 0 && x.dtype !== 'float32') throw new GraphError('Pad: a non-zero value needs a float32 input');
+  if (value !== 0 && x.dtype !== 'float32')
+    throw new GraphError('Pad: a non-zero value needs a float32 input');
   return apply(Pad, [x], { pads, value })[0];
 }

@@ -77,7 +77,8 @@ export function slice(
   const resolved = starts.map((s, i) => {
     const axis = normalizeAxis(axes ? axes[i] : i, x.rank);
     const step = steps?.[i] ?? 1;
-    if (!(Number.isInteger(step) && step > 0)) throw new GraphError(`Slice: step ${step} must be a positive integer`);
+    if (!(Number.isInteger(step) && step > 0))
+      throw new GraphError(`Slice: step ${step} must be a positive integer`);
     const dim = x.shape[axis];
     const clamp = (v: number) => Math.min(dim, Math.max(0, v < 0 ? v + dim : v));
     return { axis, start: clamp(s), end: clamp(ends[i]), step };
