@@ -1,6 +1,6 @@
 import { open } from 'node:fs/promises';
 import { UserError } from '../errors.ts';
-import { type Dtype, type DtypeArrays, typedArrayView } from './dtypes.ts';
+import { type AnyTypedArray, type Dtype, type DtypeArrays, typedArrayView } from './dtypes.ts';
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from './halfFloat.ts';
 import { HEADER_LENGTH_BYTES, parseHeader, parseHeaderLength, type TensorInfo } from './safetensorsHeader.ts';
 
@@ -18,8 +18,12 @@ export interface SafetensorsFile {
   byteLength: number;
   /** The tensor's bytes as stored (little-endian), in a fresh, aligned buffer. */
   readRaw(name: string): Promise<Uint8Array>;
-  /** The tensor as its dtype's typed array (F16 and BF16 as 16-bit patterns). */
-  readTyped<D extends Dtype>(name: string, dtype?: D): Promise<DtypeArrays[D]>;
+  /**
+   * The tensor as its dtype's typed array (F16 and BF16 as 16-bit patterns). With `dtype`, a tensor
+   * of another dtype is an error and the result is typed accordingly.
+   */
+  readTyped<D extends Dtype>(name: string, dtype: D): Promise<DtypeArrays[D]>;
+  readTyped(name: string): Promise<AnyTypedArray>;
   /** The tensor converted to float32 (exact for F16 and BF16; F64 is rounded). */
   readFloat32(name: string): Promise<Float32Array>;
 }
@@ -51,13 +55,13 @@ export async function openSafetensors(path: string): Promise<SafetensorsFile> {
     return bytes;
   };
 
-  const readTyped = async <D extends Dtype>(name: string, dtype?: D): Promise<DtypeArrays[D]> => {
+  const readTyped = async (name: string, dtype?: Dtype): Promise<AnyTypedArray> => {
     const tensor = info(name);
     if (dtype !== undefined && tensor.dtype !== dtype) {
       throw new UserError(`${path}: tensor "${name}" has dtype ${tensor.dtype}, expected ${dtype}`);
     }
     const bytes = await readRaw(name);
-    return typedArrayView(tensor.dtype as D, bytes.buffer as ArrayBuffer, bytes.byteLength);
+    return typedArrayView(tensor.dtype, bytes.buffer as ArrayBuffer, bytes.byteLength);
   };
 
   const readFloat32 = async (name: string): Promise<Float32Array> => {
@@ -86,7 +90,7 @@ export async function openSafetensors(path: string): Promise<SafetensorsFile> {
     tensors: header.tensors,
     byteLength,
     readRaw,
-    readTyped,
+    readTyped: readTyped as SafetensorsFile['readTyped'],
     readFloat32,
   };
 }

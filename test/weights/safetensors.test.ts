@@ -83,11 +83,11 @@ describe('openSafetensors', () => {
     expect(Array.from(await file.readFloat32('f16'))).toEqual(values);
     expect(Array.from(await file.readFloat32('bf16'))).toEqual([0, 1, -1.5, 65536, 2 ** -14, 3.140625]);
     expect(Array.from(await file.readTyped('i64', 'I64'))).toEqual([-(2n ** 62n), 7n]);
-    expect(Array.from(await file.readTyped('i32'))).toEqual([-5]);
-    expect(Array.from(await file.readTyped('i16'))).toEqual([-300]);
-    expect(Array.from(await file.readTyped('i8'))).toEqual([-7]);
-    expect(Array.from(await file.readTyped('u8'))).toEqual([0, 255]);
-    expect(Array.from(await file.readTyped('bool'))).toEqual([1, 0]);
+    expect(Array.from(await file.readTyped('i32', 'I32'))).toEqual([-5]);
+    expect(Array.from(await file.readTyped('i16', 'I16'))).toEqual([-300]);
+    expect(Array.from(await file.readTyped('i8', 'I8'))).toEqual([-7]);
+    expect(Array.from(await file.readTyped('u8', 'U8'))).toEqual([0, 255]);
+    expect(Array.from(await file.readTyped('bool', 'BOOL'))).toEqual([1, 0]);
     expect(await file.readFloat32('empty')).toHaveLength(0);
     expect(Array.from(await file.readFloat32('lazy'))).toEqual([4, 5]);
     expect(file.tensors.get('f32')!.shape).toEqual([2, 3]);
