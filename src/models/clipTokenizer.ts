@@ -20,11 +20,15 @@ import {
 import { cleanClipText } from './textCleaning.ts';
 
 /**
- * CLIP's word pattern. `\s` is spelled `\p{White_Space}` because Python's `regex` module means the
- * Unicode White_Space property by it, and JavaScript's `\s` also holds U+FEFF.
+ * CLIP's word pattern as Python's `regex` module runs it with IGNORECASE, on text that is already
+ * lower-case. Written without the `i` flag, because JavaScript's case folding inside character classes
+ * differs from `regex`'s: `regex` lets U+0345 (which folds to a letter) match neither class, so it is
+ * dropped; the only other fold that lower-case text can meet is 'ſ' ~ 's'. `\s` is spelled
+ * `\p{White_Space}`, which is what `regex` means by it (JavaScript's `\s` also holds U+FEFF).
  */
 const CLIP_WORD =
-  /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\p{White_Space}\p{L}\p{N}]+/giu;
+  // biome-ignore lint/suspicious/noMisleadingCharacterClass: U+0345 is excluded on its own, on purpose.
+  /<\|[sſ]tartoftext\|>|<\|endoftext\|>|'[sſ]|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\p{White_Space}\p{L}\p{N}\u0345]+/gu;
 
 /** One word of the cleaned prompt: a piece of CLIP's regex, or a special token typed in the prompt. */
 export interface ClipWord {
