@@ -13,11 +13,13 @@
  *   UTF-8: ftfy's `decode_inconsistent_utf8`.
  * - `fixC1Controls` reads leftover C1 control characters as the Windows-1252 characters of the
  *   same byte (ftfy's `fix_c1_controls`).
+ * - Instead of ftfy's `is_bad` "badness" heuristic (a large table of unlikely character sequences),
+ *   the evidence asked for is one UTF-8-looking sequence that is not an accented capital followed by
+ *   closing punctuation (ftfy's documented "MARQUÉ…" exception), plus a valid UTF-8 re-decoding. ftfy
+ *   asks for more in some cases, so a few odd Latin-1 strings that happen to be valid UTF-8 (an
+ *   accented small letter then two symbols such as "é…»") are repaired here and not by ftfy.
  *
- * Not done (ftfy does these; prompts rarely need them): ftfy's `is_bad` "badness" heuristic (here a
- * text is repaired whenever it re-decodes as valid UTF-8, which needs at least one lead byte followed
- * by continuation bytes; ftfy asks for more evidence, so a few odd Latin-1 strings that happen to be
- * valid UTF-8 are repaired here and not by ftfy), the other single-byte encodings (Windows-1250/1251/
+ * Not done (ftfy does these; prompts rarely need them): the other single-byte encodings (Windows-1250/1251/
  * 1253/1254/1257, ISO-8859-2, MacRoman, cp437), `restore_byte_a0` (a space that was a no-break space
  * inside a sequence), `replace_lossy_sequences` (sequences holding U+FFFD), the CESU-8 and Java
  * "utf-8-variants" decoding, and the Latin-1-meant-as-Windows-1252 step (its effect on C1 controls
@@ -42,6 +44,15 @@ const UTF8_LOOKING_RUN = new RegExp(
   `(?<!${CONTINUATION})(?:[\\u00c2-\\u00df]${CONTINUATION}|[\\u00e0-\\u00ef]${CONTINUATION}{2}|[\\u00f0-\\u00f4]${CONTINUATION}{3})+`,
   'gu',
 );
+
+/** One UTF-8-looking sequence, to look for evidence of mojibake. */
+const UTF8_LOOKING_SEQUENCE = new RegExp(
+  `[\\u00c2-\\u00df]${CONTINUATION}|[\\u00e0-\\u00ef]${CONTINUATION}{2}|[\\u00f0-\\u00f4]${CONTINUATION}{3}`,
+  'gu',
+);
+
+/** An accented capital then closing punctuation ("MARQUÉ…", "CAFÉ’S") is ordinary text, as in ftfy. */
+const CAPITAL_THEN_CLOSING_PUNCTUATION = /^[\u00c0-\u00de][\u2019\u201d\u2026\u00bb\u203a]$/u;
 
 const C1_CONTROL = /[\u0080-\u009f]/g;
 
@@ -92,15 +103,23 @@ function redecodeWhole(text: string): string | null {
   return null;
 }
 
+/** Stand-in for ftfy's badness test: some UTF-8-looking sequence that is not ordinary text. */
+function looksLikeMojibake(text: string): boolean {
+  for (const [sequence] of text.matchAll(UTF8_LOOKING_SEQUENCE)) {
+    if (!CAPITAL_THEN_CLOSING_PUNCTUATION.test(sequence)) return true;
+  }
+  return false;
+}
+
 function decodeInconsistentUtf8(text: string): string {
   return text.replace(UTF8_LOOKING_RUN, (run) => {
-    if (run.length >= text.length) return run;
+    if (run.length >= text.length || !looksLikeMojibake(run)) return run;
     return redecodeWhole(run) ?? run;
   });
 }
 
 function fixEncodingOneStep(text: string): string {
-  if (text.length === 0 || ASCII_ONLY.test(text)) return text;
+  if (text.length === 0 || ASCII_ONLY.test(text) || !looksLikeMojibake(text)) return text;
   const whole = redecodeWhole(text);
   if (whole !== null) return whole;
   return decodeInconsistentUtf8(text);

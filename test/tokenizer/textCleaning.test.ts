@@ -33,6 +33,9 @@ describe('ftfy subset: fixText', () => {
       expect(fixText(text)).toBe(text);
     }
     expect(fixEncoding('This text is fine already :þ')).toBe('This text is fine already :þ');
+    // An accented capital before closing punctuation is not taken as mojibake (É… would be Ʌ).
+    expect(fixEncoding('IL Y MARQUÉ…')).toBe('IL Y MARQUÉ…');
+    expect(fixText('CAFÉ’S MENU')).toBe("CAFÉ'S MENU");
   });
 
   it('reads C1 controls as Windows-1252', () => {
