@@ -11,6 +11,9 @@ export interface DownloadProgress {
  * `bar`: a cli-progress bar on stderr; `lines`: one line per file (for logs and CI);
  * `none`: silent; `auto`: a bar when stderr is a terminal, otherwise lines.
  */
+/** Files smaller than this get no bar of their own. */
+const BAR_THRESHOLD_BYTES = 1_000_000;
+
 export type ProgressMode = 'auto' | 'bar' | 'lines' | 'none';
 
 export function createDownloadProgress(
@@ -36,6 +39,7 @@ export function createDownloadProgress(
     start(file, totalBytes, alreadyBytes) {
       done = alreadyBytes;
       total = totalBytes;
+      if (totalBytes < BAR_THRESHOLD_BYTES) return; // configs and tokenizer files come and go too fast
       bar = new cliProgress.SingleBar(
         {
           stream: process.stderr,

@@ -43,7 +43,7 @@ export async function downloadPipeline(repoId: string, options: HubDownloadOptio
       () => undefined,
     );
     if (!fallback) throw err;
-    log(`warning: ${err.message.split('.')[0]}; using the cached snapshot ${fallback}`);
+    log(`warning: ${err.summary}; using the cached snapshot ${fallback}`);
     return fallback;
   }
   await cache.writeRef(revision, info.commit);

@@ -46,13 +46,18 @@ export async function fetchFromHub(
 
 /** The Hub could not be reached at all (as opposed to answering with an error). */
 export class HubNetworkError extends UserError {
+  /** One line for a warning, e.g. `cannot reach https://huggingface.co (ENOTFOUND)`. */
+  readonly summary: string;
+
   constructor(settings: HubSettings, cause: unknown, prefix = '') {
+    const summary = `cannot reach ${settings.endpoint} (${describeNetworkError(cause)})`;
     super(
-      `${prefix}cannot reach ${settings.endpoint} (${describeNetworkError(cause)}). Check the network connection ` +
+      `${prefix}${summary}. Check the network connection ` +
         '(and HF_ENDPOINT); to use models already downloaded set HF_HUB_OFFLINE=1, ' +
         'or pass the path of a local diffusers folder instead of a repo id',
       { cause },
     );
+    this.summary = summary;
   }
 }
 
