@@ -1,9 +1,18 @@
+import { type DType, onnxElementType } from '../dtype.ts';
 import { GraphError } from '../errors.ts';
 import { apply, type OpDef, type Value } from '../graph.ts';
 import { add, div, mul, sqrt, sub } from './elementwise.ts';
 import { expand } from './expand.ts';
 import { reduceMean, reduceSum, sumToShape } from './reduce.ts';
 import { reshape } from './reshape.ts';
+
+/**
+ * The type the statistics are computed in: float32 for float32 and half inputs (ONNX's default, which keeps
+ * fp16 models accurate), float64 for float64 input, which would otherwise lose its precision.
+ */
+function stashType(dtype: DType): number {
+  return onnxElementType[dtype === 'float64' ? 'float64' : 'float32'];
+}
 
 interface NormAttrs {
   readonly epsilon: number;
@@ -36,8 +45,12 @@ const LayerNorm: OpDef<NormAttrs> = {
     }
     return [{ shape: x.shape, dtype: x.dtype }];
   },
-  emit(e, inputs, outputs, { epsilon }) {
-    e.node('LayerNormalization', inputs, outputs, { axis: -1, epsilon: { float: epsilon } });
+  emit(e, inputs, outputs, { epsilon }, node) {
+    e.node('LayerNormalization', inputs, outputs, {
+      axis: -1,
+      epsilon: { float: epsilon },
+      stash_type: stashType(node.inputs[0].dtype),
+    });
   },
   vjp(node, [g], needed) {
     if (!g) return [null, null, null];
@@ -72,12 +85,16 @@ const GroupNorm: OpDef<GroupNormAttrs> = {
     }
     return [{ shape: x.shape, dtype: x.dtype }];
   },
-  emit(e, inputs, outputs, { epsilon, groups }) {
-    e.node('GroupNormalization', inputs, outputs, { num_groups: groups, epsilon: { float: epsilon } });
+  emit(e, inputs, outputs, { epsilon, groups }, node) {
+    e.node('GroupNormalization', inputs, outputs, {
+      num_groups: groups,
+      epsilon: { float: epsilon },
+      stash_type: stashType(node.inputs[0].dtype),
+    });
   },
   vjp(node, [g], needed) {
     if (!g) return [null, null, null];
-    const [x, scale, bias] = node.inputs;
+    const [x, scale] = node.inputs;
     const { groups, epsilon } = node.attrs;
     const [n, c] = x.shape;
     const grouped = [n, groups, x.size / n / groups];
