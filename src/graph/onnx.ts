@@ -26,9 +26,11 @@ export interface SerializedModel {
  * with external data pointing into their original files by offset.
  */
 export function serialize(outputs: Record<string, Value>, name = 'graph'): SerializedModel {
-  const builder = new ModelBuilder();
   const { nodes, leaves } = collect(Object.values(outputs));
-  for (const leaf of leaves) builder.leaf(leaf);
+  const builder = new ModelBuilder(Object.keys(outputs));
+  // Inputs first: their names are the caller's and must survive; constants and weights are named around them.
+  const isInput = (v: Value) => (v.origin as Leaf).kind === 'input';
+  for (const leaf of [...leaves.filter(isInput), ...leaves.filter((v) => !isInput(v))]) builder.leaf(leaf);
   for (const node of nodes) {
     const inputNames = node.inputs.map((v) => builder.nameOf(v));
     const outputNames = node.outputs.map((v) => builder.nameOf(v));
@@ -95,22 +97,32 @@ class ModelBuilder implements Emitter {
   inputs: { name: string; value: Value }[] = [];
   externalFiles = new Map<string, string>();
   private names = new Map<number, string>();
-  private usedNames = new Set<string>();
+  private usedNames: Set<string>;
   private constantCache = new Map<string, string>();
   private tempCount = 0;
+
+  /** Output names are the caller's, so they are taken first; generated names go around them. */
+  constructor(outputNames: readonly string[]) {
+    this.usedNames = new Set(outputNames);
+  }
 
   nameOf(v: Value): string {
     let n = this.names.get(v.id);
     if (!n) {
-      n = `v${v.id}`;
+      n = this.unique(`v${v.id}`);
       this.names.set(v.id, n);
     }
     return n;
   }
 
+  /** Leaves are named before any node, so input names are kept exactly. */
   leaf(v: Value): void {
     const leaf = v.origin as Leaf;
     if (leaf.kind === 'input') {
+      if (this.usedNames.has(leaf.name)) {
+        throw new GraphError(`the graph input "${leaf.name}" and an output have the same name`);
+      }
+      this.usedNames.add(leaf.name);
       this.names.set(v.id, leaf.name);
       this.inputs.push({ name: leaf.name, value: v });
     } else if (leaf.kind === 'constant') {
@@ -157,7 +169,7 @@ class ModelBuilder implements Emitter {
   }
 
   temp(): string {
-    return `t${this.tempCount++}`;
+    return this.unique(`t${this.tempCount++}`);
   }
 
   /** Adds an inline initializer, sharing identical small constants (shapes, axes) by content. */

@@ -44,34 +44,51 @@ const Conv: OpDef<ConvAttrs> = {
   vjp(node, [g], needed) {
     if (!g) return node.inputs.map(() => null);
     const [x, w, b] = node.inputs;
-    const { strides, pads, dilations, group } = node.attrs;
-    let gx: Value | null = null;
-    if (needed[0]) {
-      // The input gradient is the transposed convolution of g with the same weights; output_padding restores
-      // the rows and columns that the forward stride skipped.
-      const [, , kh, kw] = w.shape;
-      const [, , gh, gw] = g.shape;
-      const full = (gSize: number, k: number, axis: 0 | 1) =>
-        (gSize - 1) * strides[axis] - pads[axis] - pads[axis + 2] + dilations[axis] * (k - 1) + 1;
-      const outputPadding: [number, number] = [x.shape[2] - full(gh, kh, 0), x.shape[3] - full(gw, kw, 1)];
-      gx = apply(ConvTranspose, [g, w], { strides, pads, dilations, group, outputPadding })[0];
-    }
-    let gw: Value | null = null;
-    if (needed[1]) {
-      if (group !== 1)
-        throw new GraphError('Conv: the weight gradient of a grouped convolution is not implemented');
-      // dW[o,c,i,j] = Σ_{n,y,x} g[n,o,y,x]·x[n,c,y·s+i·d,x·s+j·d]: a convolution over the batch axis in which
-      // stride and dilation swap roles.
-      const xt = transpose(x, [1, 0, 2, 3]);
-      const gt = transpose(g, [1, 0, 2, 3]);
-      const full = apply(Conv, [xt, gt], { strides: dilations, pads, dilations: strides, group: 1 })[0];
-      const [, , kh, kw] = w.shape;
-      gw = transpose(slice(full, [0, 0], [kh, kw], [2, 3]), [1, 0, 2, 3]);
-    }
+    const gx = needed[0] ? inputGradient(x, g, w, node.attrs) : null;
+    const gw = needed[1] ? weightGradient(x, g, w, node.attrs) : null;
     const gb = b && needed[2] ? reduceSum(g, [0, 2, 3]) : null;
     return b ? [gx, gw, gb] : [gx, gw];
   },
 };
+
+/**
+ * The input gradient is the transposed convolution of g with the same weights; output_padding restores the
+ * trailing rows and columns that the forward stride skipped (they get zero gradient).
+ */
+function inputGradient(x: Value, g: Value, w: Value, attrs: ConvAttrs): Value {
+  const { strides, pads, dilations } = attrs;
+  const reached = (axis: 0 | 1) =>
+    (g.shape[2 + axis] - 1) * strides[axis] -
+    pads[axis] -
+    pads[axis + 2] +
+    dilations[axis] * (w.shape[2 + axis] - 1) +
+    1;
+  const outputPadding: [number, number] = [x.shape[2] - reached(0), x.shape[3] - reached(1)];
+  return apply(ConvTranspose, [g, w], { ...attrs, outputPadding })[0];
+}
+
+/**
+ * dW[o,c,i,j] = Σ_{n,y,x} g[n,o,y,x]·x[n, group(o)·C/G + c, y·s+i·d, x·s+j·d]: itself a convolution, with the
+ * batch axis as the channels being summed and stride and dilation swapped. Groups stay groups: input channel
+ * (k, n) of group k pairs with the k-th group's slice of g.
+ */
+function weightGradient(x: Value, g: Value, w: Value, { strides, pads, dilations, group }: ConvAttrs): Value {
+  const [n, c, h, wd] = x.shape;
+  const [, ci, kh, kw] = w.shape;
+  // x as [C/G, G·N, H, W]: the "batch" is the kernel's input channel, the "channels" are (group, sample).
+  const xt = reshape(transpose(reshape(x, [n, group, c / group, h, wd]), [2, 1, 0, 3, 4]), [
+    ci,
+    group * n,
+    h,
+    wd,
+  ]);
+  // g as weights [O, N, gh, gw]: output channel o reads the N channels of its own group.
+  const gt = transpose(g, [1, 0, 2, 3]);
+  const full = apply(Conv, [xt, gt], { strides: dilations, pads, dilations: strides, group })[0];
+  // Rows and columns the forward stride never reached fall outside the kernel; crop them.
+  const cropped = slice(full, [0, 0], [kh, kw], [2, 3]);
+  return transpose(cropped, [1, 0, 2, 3]);
+}
 
 interface ConvTransposeAttrs extends ConvAttrs {
   readonly outputPadding: readonly [number, number];
