@@ -10,6 +10,7 @@ import {
   readComponentConfig,
 } from '../../weights/diffusersFolder.ts';
 import { checkTensors, type WeightIndex } from '../../weights/weightIndex.ts';
+import type { LoadModelOptions } from '../loadOptions.ts';
 import { expectedTensors } from '../parameterSource.ts';
 import { ModelParameters } from '../parameters.ts';
 import { clipTextModel } from './clipTextModel.ts';
@@ -19,11 +20,6 @@ const COMPONENT = 'text_encoder';
 
 /** Buffers transformers saves (real SD 1.5 files hold `position_ids`) that the model does not read. */
 const IGNORED = new Set(['text_model.embeddings.position_ids']);
-
-export interface LoadModelOptions {
-  /** Weight file variant, e.g. `fp16` for `model.fp16.safetensors`. */
-  variant?: string;
-}
 
 export interface CompileTextEncoderOptions extends RuntimeOptions {
   /** Prompts per run. */
