@@ -14,6 +14,9 @@ export function grad(output: Value, wrt: readonly Value[], seed?: Value): Value[
   if (!seed && output.size !== 1) {
     throw new GraphError(`grad: the output ${output} is not a scalar; pass its cotangent as the seed`);
   }
+  if (seed && (!sameShape(seed.shape, output.shape) || seed.dtype !== output.dtype)) {
+    throw new GraphError(`grad: the seed ${seed} does not match the output ${output}`);
+  }
   for (const v of wrt) {
     if (!isFloat(v.dtype)) throw new GraphError(`grad: cannot differentiate with respect to ${v.dtype} ${v}`);
   }

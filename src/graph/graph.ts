@@ -100,15 +100,22 @@ export function apply<A>(op: OpDef<A>, inputs: readonly Value[], attrs: A): Valu
   for (const v of inputs) {
     if (v.graph !== graph) throw new GraphError(`${op.name}: inputs belong to different graphs`);
   }
-  let types: ValueType[];
+  const types = checked(op.name, inputs, () => op.infer(inputs, attrs));
+  return graph.addNode(op, inputs, attrs, types);
+}
+
+/**
+ * Runs a check on an op's inputs or options (an op's shape rule, a wrapper resolving axes) and rethrows its
+ * GraphError with the op's name and the input shapes, so every build-time error says where it came from.
+ */
+export function checked<T>(opName: string, inputs: readonly Value[], check: () => T): T {
   try {
-    types = op.infer(inputs, attrs);
+    return check();
   } catch (error) {
     if (!(error instanceof GraphError)) throw error;
     const described = inputs.map((v) => v.toString()).join(', ');
-    throw new GraphError(`${op.name}: ${error.message} (inputs: ${described})`);
+    throw new GraphError(`${opName}: ${error.message} (inputs: ${described})`);
   }
-  return graph.addNode(op, inputs, attrs, types);
 }
 
 /** A symbolic computation under construction. */

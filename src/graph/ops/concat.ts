@@ -1,5 +1,5 @@
 import { GraphError } from '../errors.ts';
-import { apply, type OpDef, type Value } from '../graph.ts';
+import { apply, checked, type OpDef, type Value } from '../graph.ts';
 import { normalizeAxis } from '../shape.ts';
 import { slice } from './slice.ts';
 
@@ -41,5 +41,6 @@ const Concat: OpDef<ConcatAttrs> = {
 export function concat(values: readonly Value[], axis: number): Value {
   if (values.length === 0) throw new GraphError('Concat: needs at least one input');
   if (values.length === 1) return values[0];
-  return apply(Concat, values, { axis: normalizeAxis(axis, values[0].rank) })[0];
+  const a = checked('Concat', values, () => normalizeAxis(axis, values[0].rank));
+  return apply(Concat, values, { axis: a })[0];
 }

@@ -1,5 +1,5 @@
 import { GraphError } from '../errors.ts';
-import { apply, type OpDef, type Value } from '../graph.ts';
+import { apply, checked, type OpDef, type Value } from '../graph.ts';
 import { normalizeAxis } from '../shape.ts';
 import { expand } from './expand.ts';
 import { reshape } from './reshape.ts';
@@ -43,11 +43,21 @@ const ScatterAdd: OpDef<GatherAttrs> = {
   },
 };
 
+const isIndexValue = (indices: Value | readonly number[]): indices is Value => !Array.isArray(indices);
+
 /** Takes entries of `x` along `axis` at the given int64 `indices` (a value or a list of numbers). */
 export function gather(x: Value, indices: Value | readonly number[], axis = 0): Value {
-  const a = normalizeAxis(axis, x.rank);
-  const index = Array.isArray(indices)
-    ? x.graph.constant(indices as readonly number[], [indices.length], 'int64')
-    : (indices as Value);
+  const a = checked('Gather', [x], () => {
+    const resolved = normalizeAxis(axis, x.rank);
+    // Constant indices are checked now; ONNX Runtime would only fail when the graph runs.
+    const size = x.shape[resolved];
+    const bad = isIndexValue(indices)
+      ? undefined
+      : indices.find((i) => !Number.isInteger(i) || i < -size || i >= size);
+    if (bad !== undefined)
+      throw new GraphError(`index ${bad} is out of range for axis ${axis} of size ${size}`);
+    return resolved;
+  });
+  const index = isIndexValue(indices) ? indices : x.graph.constant(indices, [indices.length], 'int64');
   return apply(Gather, [x, index], { axis: a })[0];
 }

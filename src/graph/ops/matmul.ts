@@ -1,6 +1,6 @@
 import { GraphError } from '../errors.ts';
 import { apply, type OpDef, type Value } from '../graph.ts';
-import { broadcastShapes } from '../shape.ts';
+import { broadcastShapes, formatShape, sameShape } from '../shape.ts';
 import { add, mul } from './elementwise.ts';
 import { sumToShape } from './reduce.ts';
 import { transpose } from './transpose.ts';
@@ -57,7 +57,11 @@ const Gemm: OpDef<GemmAttrs> = {
     const [m, k] = transA ? [a.shape[1], a.shape[0]] : a.shape;
     const [k2, n] = transB ? [b.shape[1], b.shape[0]] : b.shape;
     if (k !== k2) throw new GraphError(`inner dimensions differ: ${k} and ${k2}`);
-    if (c) broadcastShapes(c.shape, [m, n]);
+    if (a.dtype !== b.dtype || (c && c.dtype !== a.dtype)) throw new GraphError('dtypes differ');
+    // C broadcasts one way only, to the [M, N] result.
+    if (c && !sameShape(broadcastShapes(c.shape, [m, n]), [m, n])) {
+      throw new GraphError(`C of shape ${formatShape(c.shape)} does not broadcast to [${m},${n}]`);
+    }
     return [{ shape: [m, n], dtype: a.dtype }];
   },
   emit(e, inputs, outputs, { alpha, beta, transA, transB }) {

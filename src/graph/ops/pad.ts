@@ -1,6 +1,6 @@
 import { isFloat } from '../dtype.ts';
 import { GraphError } from '../errors.ts';
-import { apply, type OpDef, type Value } from '../graph.ts';
+import { apply, checked, type OpDef, type Value } from '../graph.ts';
 
 interface PadAttrs {
   /** [before, after] per axis; negative values crop. */
@@ -42,6 +42,8 @@ const Pad: OpDef<PadAttrs> = {
 /** Constant padding (zeros unless `value` is given); negative amounts crop. Reflect padding: see docs/ops.md. */
 export function pad(x: Value, pads: readonly (readonly [number, number])[], value = 0): Value {
   if (pads.length === x.rank && pads.every(([b, a]) => b === 0 && a === 0)) return x;
-  if (value !== 0 && !isFloat(x.dtype)) throw new GraphError(`Pad: a pad value ${value} needs a float input`);
+  checked('Pad', [x], () => {
+    if (value !== 0 && !isFloat(x.dtype)) throw new GraphError(`a pad value ${value} needs a float input`);
+  });
   return apply(Pad, [x], { pads, value })[0];
 }

@@ -1,5 +1,5 @@
 import { GraphError } from '../errors.ts';
-import { apply, type OpDef, type Value } from '../graph.ts';
+import { apply, checked, type OpDef, type Value } from '../graph.ts';
 import { normalizeAxis, type Shape, sameShape, sizeOf } from '../shape.ts';
 import { div, equal, mul } from './elementwise.ts';
 import { expand } from './expand.ts';
@@ -54,7 +54,9 @@ const ops = {
 
 function reduce(kind: ReduceKind, x: Value, axes: readonly number[] | undefined, keepdims: boolean): Value {
   const all = axes ?? x.shape.map((_d, i) => i);
-  const normalized = [...new Set(all.map((a) => normalizeAxis(a, x.rank)))].sort((a, b) => a - b);
+  const normalized = checked(kind, [x], () => [...new Set(all.map((a) => normalizeAxis(a, x.rank)))]).sort(
+    (a, b) => a - b,
+  );
   if (normalized.length === 0) return x;
   return apply(ops[kind], [x], { axes: normalized, keepdims })[0];
 }

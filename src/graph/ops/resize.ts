@@ -1,5 +1,5 @@
 import { GraphError } from '../errors.ts';
-import { apply, type OpDef, type Value } from '../graph.ts';
+import { apply, checked, type OpDef, type Value } from '../graph.ts';
 import { reduceSum } from './reduce.ts';
 import { reshape } from './reshape.ts';
 
@@ -35,9 +35,10 @@ const UpsampleNearest: OpDef<UpsampleAttrs> = {
 };
 
 export function upsampleNearest(x: Value, scale: number): Value {
-  if (!(Number.isInteger(scale) && scale >= 1)) {
-    throw new GraphError(`Resize: scale ${scale} must be a positive integer`);
-  }
+  checked('Resize', [x], () => {
+    if (!(Number.isInteger(scale) && scale >= 1))
+      throw new GraphError(`scale ${scale} must be a positive integer`);
+  });
   if (scale === 1) return x;
   return apply(UpsampleNearest, [x], { scale })[0];
 }

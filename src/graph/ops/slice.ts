@@ -1,5 +1,5 @@
 import { GraphError } from '../errors.ts';
-import { apply, type OpDef, type Value } from '../graph.ts';
+import { apply, checked, type OpDef, type Value } from '../graph.ts';
 import { normalizeAxis } from '../shape.ts';
 import { pad } from './pad.ts';
 import { reshape } from './reshape.ts';
@@ -74,14 +74,19 @@ export function slice(
   axes?: readonly number[],
   steps?: readonly number[],
 ): Value {
-  const resolved = starts.map((s, i) => {
-    const axis = normalizeAxis(axes ? axes[i] : i, x.rank);
-    const step = steps?.[i] ?? 1;
-    if (!(Number.isInteger(step) && step > 0))
-      throw new GraphError(`Slice: step ${step} must be a positive integer`);
-    const dim = x.shape[axis];
-    const clamp = (v: number) => Math.min(dim, Math.max(0, v < 0 ? v + dim : v));
-    return { axis, start: clamp(s), end: clamp(ends[i]), step };
+  const resolved = checked('Slice', [x], () => {
+    if (ends.length !== starts.length || (axes && axes.length !== starts.length)) {
+      throw new GraphError(`starts, ends and axes differ in length: [${starts}], [${ends}], [${axes ?? ''}]`);
+    }
+    return starts.map((s, i) => {
+      const axis = normalizeAxis(axes ? axes[i] : i, x.rank);
+      const step = steps?.[i] ?? 1;
+      if (!(Number.isInteger(step) && step > 0))
+        throw new GraphError(`step ${step} must be a positive integer`);
+      const dim = x.shape[axis];
+      const clamp = (v: number) => Math.min(dim, Math.max(0, v < 0 ? v + dim : v));
+      return { axis, start: clamp(s), end: clamp(ends[i]), step };
+    });
   });
   const trivial = resolved.every((a) => a.start === 0 && a.end === x.shape[a.axis] && a.step === 1);
   if (trivial) return x;

@@ -1,4 +1,4 @@
-import { apply, type OpDef, type Value } from '../graph.ts';
+import { apply, checked, type OpDef, type Value } from '../graph.ts';
 import { normalizeAxis } from '../shape.ts';
 import { mul, sub } from './elementwise.ts';
 import { reduceSum } from './reduce.ts';
@@ -24,5 +24,6 @@ const Softmax: OpDef<SoftmaxAttrs> = {
 };
 
 export function softmax(x: Value, axis = -1): Value {
-  return apply(Softmax, [x], { axis: normalizeAxis(axis, x.rank) })[0];
+  const a = checked('Softmax', [x], () => normalizeAxis(axis, x.rank));
+  return apply(Softmax, [x], { axis: a })[0];
 }
