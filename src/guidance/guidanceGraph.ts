@@ -1,0 +1,149 @@
+import { UserError } from '../errors.ts';
+import * as G from '../graph/index.ts';
+import type { UNet2DConditionModel } from '../models/unet/index.ts';
+import { CompiledGraph, type RuntimeOptions } from '../runtime/session.ts';
+import { type AttentionLayer, crossAttentionMaps, subsampledCrossAttentionMaps } from './attentionMaps.ts';
+import type { LossEvaluation } from './gsnPhase.ts';
+import { attendExcite, divideAndBind, type Objective } from './objectives.ts';
+import type { GuidanceMethod } from './settings.ts';
+import { smoothMaps } from './smoothing.ts';
+import { tokenMaps } from './tokenMaps.ts';
+import type { TvVariant } from './totalVariation.ts';
+
+/** What determines the shape of a guidance graph; token positions are inputs, so one graph serves many prompts. */
+export interface GuidanceGraphSpec {
+  readonly method: GuidanceMethod;
+  readonly tv: TvVariant;
+  /** Number of object tokens. */
+  readonly objects: number;
+  /** D&B with at least one attribute: the graph also reads the finer layers' maps. */
+  readonly binding: boolean;
+  readonly attentionRes: number;
+  /** Latent height and width. */
+  readonly height: number;
+  readonly width: number;
+  /** Text tokens (77) . */
+  readonly keys: number;
+}
+
+/** The tokens one evaluation looks at, in official 1-based positions (start token = 0). */
+export interface GuidanceTokens {
+  readonly objects: readonly number[];
+  /** Aligned with objects; 0 = none. */
+  readonly attributes: readonly number[];
+}
+
+export interface GuidanceEvaluation extends LossEvaluation {
+  /** The smoothed object maps [k, attentionRes, attentionRes], for the trace and the studio. */
+  readonly maps: Float32Array;
+}
+
+/**
+ * The guidance graph: a batch-1 conditional UNet pass up to the last attention layer the loss reads, the
+ * objective, and its gradient with respect to the latent, compiled into one ONNX model so that each loss
+ * evaluation is one ONNX Runtime run. Layers after the last used attention are never emitted.
+ */
+export class GuidanceGraph {
+  private constructor(
+    readonly spec: GuidanceGraphSpec,
+    private readonly compiled: CompiledGraph,
+  ) {}
+
+  static async compile(
+    unet: UNet2DConditionModel,
+    spec: GuidanceGraphSpec,
+    runtime: RuntimeOptions = {},
+  ): Promise<GuidanceGraph> {
+    const g = new G.Graph();
+    const inputs = unet.declareInputs(g, {
+      batch: 1,
+      height: spec.height,
+      width: spec.width,
+      keys: spec.keys,
+    });
+    const used = (layer: { kind: string; resolution: readonly [number, number] }) =>
+      layer.kind === 'cross' &&
+      (layer.resolution[0] === spec.attentionRes ||
+        (spec.binding && layer.resolution[0] > spec.attentionRes));
+    const { attention, layers } = unet.forward(g, inputs, { materialize: used });
+    checkResolution(layers, spec.attentionRes);
+
+    const objectPositions = g.input('object_positions', [spec.objects], 'int64');
+    const objectMaps = smoothMaps(
+      tokenMaps(crossAttentionMaps(attention, spec.attentionRes), objectPositions),
+    );
+    let objective: Objective;
+    if (spec.method === 'attend-excite') {
+      objective = attendExcite(objectMaps);
+    } else if (spec.binding) {
+      const attributePositions = g.input('attribute_positions', [spec.objects], 'int64');
+      const fine = subsampledCrossAttentionMaps(attention as readonly AttentionLayer[], spec.attentionRes);
+      objective = divideAndBind(objectMaps, spec.tv, {
+        attributeMaps: smoothMaps(tokenMaps(fine, attributePositions)),
+        mask: g.input('attribute_mask', [spec.objects]),
+        weight: g.input('bind_weight', []),
+      });
+    } else {
+      objective = divideAndBind(objectMaps, spec.tv);
+    }
+    const [gradient] = G.grad(objective.loss, [inputs.sample]);
+    const outputs: Record<string, G.Value> = {
+      loss: objective.loss,
+      indicator: objective.indicator,
+      gradient,
+      max_attention: objective.maxAttention,
+      maps: objectMaps,
+    };
+    if (objective.totalVariation) outputs.total_variation = objective.totalVariation;
+    return new GuidanceGraph(spec, await CompiledGraph.compile(outputs, runtime, 'guidance'));
+  }
+
+  /** One loss evaluation at `latent` (batch 1) and timestep `t` for the conditional text embedding. */
+  async evaluate(
+    latent: Float32Array,
+    timestep: number,
+    textEmbedding: Float32Array,
+    tokens: GuidanceTokens,
+    bindWeight: number,
+  ): Promise<GuidanceEvaluation> {
+    const feeds: Record<string, G.TypedData> = {
+      sample: latent,
+      timestep: Float32Array.of(timestep),
+      encoder_hidden_states: textEmbedding,
+      // The graph takes 0-based columns of the 75-token softmax: official position − 1.
+      object_positions: BigInt64Array.from(tokens.objects, (p) => BigInt(p - 1)),
+    };
+    if (this.spec.binding) {
+      feeds.attribute_positions = BigInt64Array.from(tokens.attributes, (p) => BigInt(Math.max(p, 1) - 1));
+      feeds.attribute_mask = Float32Array.from(tokens.attributes, (p) => (p > 0 ? 1 : 0));
+      feeds.bind_weight = Float32Array.of(bindWeight);
+    }
+    const out = await this.compiled.run(feeds);
+    const numbers = (name: string) => Array.from(out[name].data as Float32Array);
+    return {
+      loss: numbers('loss')[0],
+      indicator: numbers('indicator')[0],
+      gradient: out.gradient.data as Float32Array,
+      maxAttention: numbers('max_attention'),
+      totalVariation: out.total_variation ? numbers('total_variation') : undefined,
+      maps: out.maps.data as Float32Array,
+    };
+  }
+
+  release(): Promise<void> {
+    return this.compiled.release();
+  }
+}
+
+function checkResolution(
+  layers: readonly { kind: string; resolution: readonly [number, number] }[],
+  attentionRes: number,
+): void {
+  const sides = [...new Set(layers.filter((l) => l.kind === 'cross').map((l) => l.resolution[0]))];
+  if (!sides.includes(attentionRes)) {
+    throw new UserError(
+      `no cross-attention layer works at ${attentionRes}×${attentionRes} for this image size; ` +
+        `use --attention-res with one of ${sides.sort((a, b) => b - a).join(', ')}`,
+    );
+  }
+}
