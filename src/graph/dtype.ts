@@ -43,6 +43,23 @@ export function allocate(dtype: DType, n: number): TypedData {
   }
 }
 
+/** Whether `values` is the typed array that holds `dtype` on the JavaScript side (see `allocate`). */
+export function isDataOf(dtype: DType, values: ArrayLike<number> | TypedData): values is TypedData {
+  switch (dtype) {
+    case 'float32':
+      return values instanceof Float32Array;
+    case 'float64':
+      return values instanceof Float64Array;
+    case 'float16':
+    case 'bfloat16':
+      return values instanceof Uint16Array;
+    case 'int64':
+      return values instanceof BigInt64Array;
+    case 'bool':
+      return values instanceof Uint8Array;
+  }
+}
+
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 

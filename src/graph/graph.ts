@@ -1,4 +1,4 @@
-import { allocate, type DType, fromNumbers, type TypedData } from './dtype.ts';
+import { allocate, byteSize, type DType, fromNumbers, isDataOf, type TypedData } from './dtype.ts';
 import { GraphError } from './errors.ts';
 import { formatShape, type Shape, sizeOf } from './shape.ts';
 
@@ -136,7 +136,7 @@ export class Graph {
   /** A constant from numbers (converted to `dtype`) or a typed array of matching type. */
   constant(values: ArrayLike<number> | TypedData, shape: Shape, dtype: DType = 'float32'): Value {
     checkShape(shape);
-    const data = isTypedData(values, dtype) ? values : fromNumbers(dtype, values as ArrayLike<number>);
+    const data = isDataOf(dtype, values) ? values : fromNumbers(dtype, values as ArrayLike<number>);
     if (data.length !== sizeOf(shape)) {
       throw new GraphError(`constant has ${data.length} elements but shape ${formatShape(shape)}`);
     }
@@ -154,9 +154,8 @@ export class Graph {
   /** A weight read by the runtime straight from its file. `dtype` is the stored dtype. */
   external(tensor: ExternalTensor, shape: Shape, dtype: DType): Value {
     checkShape(shape);
-    const expected =
-      sizeOf(shape) * (dtype === 'float64' || dtype === 'int64' ? 8 : dtype === 'float32' ? 4 : 2);
-    if (dtype !== 'bool' && expected !== tensor.byteLength) {
+    const expected = sizeOf(shape) * byteSize[dtype];
+    if (expected !== tensor.byteLength) {
       throw new GraphError(
         `weight "${tensor.name}" in ${tensor.file} has ${tensor.byteLength} bytes, but ${formatShape(shape)} ${dtype} needs ${expected}`,
       );
@@ -175,21 +174,5 @@ export class Graph {
 function checkShape(shape: Shape): void {
   if (!shape.every((d) => Number.isInteger(d) && d >= 0)) {
     throw new GraphError(`invalid shape ${formatShape(shape)}: dimensions must be non-negative integers`);
-  }
-}
-
-function isTypedData(values: ArrayLike<number> | TypedData, dtype: DType): values is TypedData {
-  switch (dtype) {
-    case 'float32':
-      return values instanceof Float32Array;
-    case 'float64':
-      return values instanceof Float64Array;
-    case 'float16':
-    case 'bfloat16':
-      return values instanceof Uint16Array;
-    case 'int64':
-      return values instanceof BigInt64Array;
-    case 'bool':
-      return values instanceof Uint8Array;
   }
 }

@@ -1,8 +1,8 @@
 import ort from 'onnxruntime-node';
-import { allocate, type DType, type TypedData } from '../graph/dtype.ts';
+import { allocate, type DType, isDataOf, type TypedData } from '../graph/dtype.ts';
 import type { Value } from '../graph/graph.ts';
 import { type SerializedModel, serialize } from '../graph/onnx.ts';
-import { formatShape, type Shape, sizeOf } from '../graph/shape.ts';
+import { formatShape, type Shape, sameShape, sizeOf } from '../graph/shape.ts';
 import { cacheModel, defaultCacheDir } from './cache.ts';
 import { type Device, providerUnavailable } from './providers.ts';
 
@@ -71,15 +71,7 @@ export class CompiledGraph {
   async run(feeds: Record<string, TypedData | HostTensor>): Promise<Record<string, HostTensor>> {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const { name, value } of this.model.inputs) {
-      const feed = feeds[name];
-      if (feed === undefined) throw new Error(`graph input "${name}" (${value}) was not given`);
-      const data = 'data' in feed && !ArrayBuffer.isView(feed) ? feed.data : (feed as TypedData);
-      if (data.length !== sizeOf(value.shape)) {
-        throw new Error(
-          `graph input "${name}" needs ${formatShape(value.shape)} ${value.dtype}, got ${data.length} elements`,
-        );
-      }
-      ortFeeds[name] = new ort.Tensor(ORT_TYPE[value.dtype], data as never, [...value.shape]);
+      ortFeeds[name] = toOrtTensor(name, value, feeds[name]);
     }
     const results = await this.session.run(ortFeeds);
     const out: Record<string, HostTensor> = {};
@@ -97,6 +89,19 @@ export class CompiledGraph {
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+/** Checks a feed against the graph input it is for; ONNX Runtime's own errors do not name the input. */
+function toOrtTensor(name: string, input: Value, feed: TypedData | HostTensor | undefined): ort.Tensor {
+  const needs = `graph input "${name}" needs ${formatShape(input.shape)} ${input.dtype}`;
+  if (feed === undefined) throw new Error(`graph input "${name}" (${input}) was not given`);
+  const data = ArrayBuffer.isView(feed) ? feed : feed.data;
+  if (!ArrayBuffer.isView(feed) && !sameShape(feed.shape, input.shape)) {
+    throw new Error(`${needs}, got shape ${formatShape(feed.shape)}`);
+  }
+  if (!isDataOf(input.dtype, data)) throw new Error(`${needs}, got a ${(data as ArrayBufferView).constructor.name}`);
+  if (data.length !== sizeOf(input.shape)) throw new Error(`${needs}, got ${data.length} elements`);
+  return new ort.Tensor(ORT_TYPE[input.dtype], data as never, [...input.shape]);
 }
 
 /** A zero-filled host tensor, handy for feeds. */
