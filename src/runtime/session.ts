@@ -99,7 +99,8 @@ function toOrtTensor(name: string, input: Value, feed: TypedData | HostTensor | 
   if (!ArrayBuffer.isView(feed) && !sameShape(feed.shape, input.shape)) {
     throw new Error(`${needs}, got shape ${formatShape(feed.shape)}`);
   }
-  if (!isDataOf(input.dtype, data)) throw new Error(`${needs}, got a ${(data as ArrayBufferView).constructor.name}`);
+  if (!isDataOf(input.dtype, data))
+    throw new Error(`${needs}, got a ${(data as ArrayBufferView).constructor.name}`);
   if (data.length !== sizeOf(input.shape)) throw new Error(`${needs}, got ${data.length} elements`);
   return new ort.Tensor(ORT_TYPE[input.dtype], data as never, [...input.shape]);
 }
