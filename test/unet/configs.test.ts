@@ -53,8 +53,12 @@ describe('UNet configurations beyond the fixtures', () => {
     // A 1×1 conv and a Linear with the same matrix compute the same map, so the SD 2.x layout of the tiny
     // model's own weights must reproduce its golden output; [8, 8, 8] heads is the list form of 8; upcasting
     // is a no-op in float32.
-    const config = { ...(await tinyConfig()), use_linear_projection: true, attention_head_dim: [8, 8, 8] };
-    config.upcast_attention = true;
+    const config = {
+      ...(await tinyConfig()),
+      use_linear_projection: true,
+      attention_head_dim: [8, 8, 8],
+      upcast_attention: true,
+    };
     const tensors = await tinyTensors((name, shape, data) => ({
       shape: isProjection(name) ? shape.slice(0, 2) : shape,
       data,
