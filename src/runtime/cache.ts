@@ -15,8 +15,9 @@ export function defaultCacheDir(): string {
 /**
  * Writes a compiled graph to `<cacheDir>/graphs/<key>/model.onnx` beside links to its weight files, unless it is
  * there already, and returns the model's path. ONNX Runtime resolves external data relative to the model file
- * and refuses paths that lead out of its folder (symbolic links included), hence hard links to the weights. The key hashes the model bytes and each weight file's path, size and modification time, so
- * a changed weight file gives a new entry instead of stale offsets.
+ * and refuses paths that lead out of its folder (symbolic links included), hence hard links to the weights.
+ * The key hashes the model bytes and each weight file's path, size and modification time, so a changed weight
+ * file gives a new entry instead of stale offsets.
  */
 export async function cacheModel(model: SerializedModel, cacheDir = defaultCacheDir()): Promise<string> {
   const hash = createHash('sha256').update(model.bytes);
@@ -32,12 +33,13 @@ export async function cacheModel(model: SerializedModel, cacheDir = defaultCache
   // half-written entry behind.
   const staging = `${folder}.${process.pid}.${Date.now()}.tmp`;
   await mkdir(staging, { recursive: true });
-  for (const [name, file] of model.externalFiles) await linkWeights(file, join(staging, name), cacheDir);
-  await writeFile(join(staging, 'model.onnx'), model.bytes);
   try {
+    for (const [name, file] of model.externalFiles) await linkWeights(file, join(staging, name), cacheDir);
+    await writeFile(join(staging, 'model.onnx'), model.bytes);
     await rename(staging, folder);
   } catch (error) {
     await rm(staging, { recursive: true, force: true });
+    // Another process may have put the same entry in place first; that one is as good as ours.
     if (!(await exists(modelPath))) throw error;
   }
   return modelPath;

@@ -31,6 +31,20 @@ describe('PyTorch gradient conventions at kinks and ties (exact values)', () => 
     expectClose(result.sign, [-1, 0, 1], exact);
   });
 
+  it('pow: zero gradients where PyTorch masks 0·∞ (exponent 0; base 0 with exponent ≥ 0)', async () => {
+    const g = new G.Graph();
+    const a = g.input('a', [3], 'float64');
+    const b = g.input('b', [3], 'float64');
+    const [da, db] = G.grad(G.reduceSum(G.pow(a, b)), [a, b]);
+    const result = await evaluate(
+      { da, db },
+      { a: tensor([3], [0, 0, 2]), b: tensor([3], [0, 2, 3]) },
+      cacheDir,
+    );
+    expectClose(result.da, [0, 0, 12], exact);
+    expectClose(result.db, [0, 0, 8 * Math.log(2)], { atol: 1e-15 });
+  });
+
   it('maximum/minimum give 0.5 to each side of a tie', async () => {
     const g = new G.Graph();
     const a = g.input('a', [3], 'float64');

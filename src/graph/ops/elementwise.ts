@@ -51,10 +51,16 @@ const Div = binaryOp('Div', (_a, b, y, g, needed) => {
   const ga = div(g, b);
   return [ga, needed[1] ? neg(mul(ga, y)) : null];
 });
-const Pow = binaryOp('Pow', (a, b, y, g, needed) => [
-  needed[0] ? mul(g, mul(b, pow(a, sub(b, 1)))) : null,
-  needed[1] ? mul(g, mul(y, log(a))) : null,
-]);
+// PyTorch's masks: d(a^b)/da = 0 where b = 0 (not 0·a⁻¹, NaN at a = 0), and d(a^b)/db = 0 where a = 0 and
+// b ≥ 0 (not 0·log 0 = NaN).
+const Pow = binaryOp('Pow', (a, b, y, g, needed) => {
+  const da = () => where(equal(b, 0), 0, mul(b, pow(a, sub(b, 1))));
+  const db = () => {
+    const t = mul(y, log(a));
+    return where(equal(a, 0), where(less(b, 0), t, 0), t);
+  };
+  return [needed[0] ? mul(g, da()) : null, needed[1] ? mul(g, db()) : null];
+});
 // PyTorch's maximum/minimum split the gradient evenly when both inputs are equal.
 const Max = binaryOp('Max', (a, b, _y, g) => splitByComparison(a, b, g, greater));
 const Min = binaryOp('Min', (a, b, _y, g) => splitByComparison(a, b, g, less));
