@@ -61,4 +61,38 @@ describe('UNet build options', () => {
       relativeError(out.noise.data as Float32Array, await gold.readFloat32('t_mid/noise_pred_cond')),
     ).toBeLessThan(1e-2);
   });
+
+  it('takes one timestep per sample: a [2] timestep gives each sample its own golden noise', async () => {
+    const unet = await tinyUNet();
+    const graph = new Graph();
+    const sample = graph.input('sample', [2, 4, 32, 32]);
+    const timestep = graph.input('timestep', [2]);
+    const encoderHiddenStates = graph.input('encoder_hidden_states', [2, 77, 32]);
+    const { noise } = unet.forward(
+      graph,
+      { sample, timestep, encoderHiddenStates },
+      { materialize: () => false },
+    );
+    const compiled = await CompiledGraph.compile({ noise }, { cacheDir: await cacheDir() });
+    const gold = await goldenFile('purple_dog_green_crown');
+    const latent = await gold.readFloat32('init_latent');
+    const text = await gold.readFloat32('prompt_embeds');
+    const twice = (x: Float32Array) => {
+      const out = new Float32Array(2 * x.length);
+      out.set(x, 0);
+      out.set(x, x.length);
+      return out;
+    };
+    const out = await compiled.run({
+      sample: twice(latent),
+      timestep: Float32Array.of(TIMESTEPS.t_first, TIMESTEPS.t_mid),
+      encoder_hidden_states: twice(text),
+    });
+    const data = out.noise.data as Float32Array;
+    const half = latent.length;
+    const first = await gold.readFloat32('t_first/noise_pred_cond');
+    const mid = await gold.readFloat32('t_mid/noise_pred_cond');
+    expect(relativeError(data.subarray(0, half), first)).toBeLessThan(1e-4);
+    expect(relativeError(data.subarray(half), mid)).toBeLessThan(1e-4);
+  });
 });

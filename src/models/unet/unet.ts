@@ -95,8 +95,12 @@ export function unetForward(
   });
 
   if (config.midBlockType !== null) {
-    const mid = { ...settings('mid_block', 'mid', blocks - 1), onlyCrossAttention: false };
-    mid.resnetOutputScaleFactor = config.midBlockScaleFactor;
+    // diffusers' UNetMidBlock2DCrossAttn takes no only_cross_attention; its resnets use mid_block_scale_factor.
+    const mid: BlockSettings = {
+      ...settings('mid_block', 'mid', blocks - 1),
+      onlyCrossAttention: false,
+      resnetOutputScaleFactor: config.midBlockScaleFactor,
+    };
     h = midBlock(ctx, params.scope('mid_block'), mid, h);
   }
 
