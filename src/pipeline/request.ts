@@ -1,0 +1,66 @@
+import { UserError } from '../errors.ts';
+import type { GsnSettings } from '../guidance/settings.ts';
+import type { TokenSpecification } from '../prompt/index.ts';
+import type { RandomDevice, Seed } from '../random/index.ts';
+import type { SchedulerKind } from '../schedulers/scheduler.ts';
+
+export type Method = 'sd' | 'attend-excite' | 'divide-bind';
+
+/** One text-to-image request. Unset fields take the official A&E / D&B values. */
+export interface GenerationRequest {
+  prompt: string;
+  /** Default "" (the unconditional embedding of classifier-free guidance). */
+  negativePrompt?: string;
+  method?: Method;
+  /** Seed of the PyTorch-compatible generator; default: a random seed, reported in the result. */
+  seed?: Seed;
+  /** Which PyTorch generator to reproduce: the official examples were seeded on CUDA. Default cpu. */
+  rng?: RandomDevice;
+  /** Start from these latents [numImages, 4, h/8, w/8] instead of drawing them (scaled by init_noise_sigma). */
+  latents?: Float32Array;
+  steps?: number;
+  guidanceScale?: number;
+  /** Image size in pixels; default: the UNet's sample_size × the VAE factor. Multiples of 8. */
+  height?: number;
+  width?: number;
+  scheduler?: SchedulerKind;
+  karras?: boolean;
+  numImages?: number;
+  /** The prompt tokens the guidance works on, by index or by word; automatic (nouns and their colours) if unset. */
+  tokens?: TokenSpecification;
+  /** Overrides of the method's official GSN settings. */
+  gsn?: Partial<GsnSettings>;
+  /** Keep the smoothed token maps of every guided step in the trace (for the studio). */
+  traceMaps?: boolean;
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+export interface ProgressEvent {
+  /** 0-based image and loop index; `total` loop iterations per image. */
+  readonly image: number;
+  readonly loopIndex: number;
+  readonly total: number;
+}
+
+/** Checks the numbers a user can get wrong, with messages that say how to fix them. */
+export function validateRequest(request: GenerationRequest, height: number, width: number): void {
+  for (const [name, value] of [
+    ['height', height],
+    ['width', width],
+  ] as const) {
+    if (!Number.isInteger(value) || value <= 0 || value % 8 !== 0) {
+      throw new UserError(
+        `${name} ${value} is not a positive multiple of 8; Stable Diffusion needs that (e.g. 512)`,
+      );
+    }
+  }
+  const steps = request.steps ?? 50;
+  if (!Number.isInteger(steps) || steps < 1)
+    throw new UserError(`steps must be a positive integer, got ${steps}`);
+  const images = request.numImages ?? 1;
+  if (!Number.isInteger(images) || images < 1) {
+    throw new UserError(`the number of images must be a positive integer, got ${images}`);
+  }
+  const scale = request.guidanceScale ?? 7.5;
+  if (!Number.isFinite(scale)) throw new UserError(`guidance scale must be a number, got ${scale}`);
+}

@@ -1,0 +1,281 @@
+import { randomInt } from 'node:crypto';
+import { join } from 'node:path';
+import { UserError } from '../errors.ts';
+import { bindingWeight } from '../guidance/binding.ts';
+import { gsnPhase, isGuidedStep } from '../guidance/gsnPhase.ts';
+import { GuidanceGraph, type GuidanceGraphSpec, type GuidanceTokens } from '../guidance/guidanceGraph.ts';
+import { defaultSettings, type GsnSettings, stepSizes } from '../guidance/settings.ts';
+import { ClipTokenizer } from '../models/clipTokenizer.ts';
+import { type CompiledTextEncoder, loadTextEncoder, type TextEncoder } from '../models/textEncoder/index.ts';
+import { loadUNet, type NoisePredictor, type UNet2DConditionModel } from '../models/unet/index.ts';
+import {
+  type CompiledVaeDecoder,
+  imageToRgb8,
+  loadVaeDecoder,
+  type Rgb8Image,
+  type VaeDecoder,
+} from '../models/vae/index.ts';
+import { selectTokens, type TokenSelection } from '../prompt/index.ts';
+import { type Seed, TorchCpuGenerator, TorchCudaGenerator } from '../random/index.ts';
+import type { RuntimeOptions } from '../runtime/session.ts';
+import { createScheduler } from '../schedulers/index.ts';
+import type { RawSchedulerConfig } from '../schedulers/schedulerConfig.ts';
+import { openDiffusersFolder, readComponentConfig } from '../weights/diffusersFolder.ts';
+import { type ResolveModelOptions, resolveModel } from '../weights/resolveModel.ts';
+import { classifierFreeGuidance } from './classifierFreeGuidance.ts';
+import { type GenerationRequest, type Method, validateRequest } from './request.ts';
+import { type GuidanceTrace, settingsForTrace, type TraceStep } from './trace.ts';
+
+export interface LoadOptions extends RuntimeOptions, Omit<ResolveModelOptions, 'cacheDir'> {
+  /** Weights variant, e.g. `fp16`. */
+  variant?: string;
+}
+
+export interface GeneratedImage {
+  readonly rgb: Rgb8Image;
+  /** The final latents [1, 4, h, w], before decoding. */
+  readonly latents: Float32Array;
+  readonly trace?: GuidanceTrace;
+}
+
+export interface GenerationResult {
+  readonly images: GeneratedImage[];
+  /** The seed used (drawn at random when the request had none), so the run can be repeated. */
+  readonly seed: Seed | null;
+  /** Things the user should know, e.g. a truncated prompt. */
+  readonly warnings: string[];
+}
+
+/**
+ * A Stable Diffusion pipeline on a diffusers folder: text encoder, UNet, VAE decoder and scheduler config,
+ * with plain, Attend & Excite and Divide & Bind sampling. Compiled graphs are kept and reused across steps,
+ * images and requests.
+ */
+export class StableDiffusion {
+  private textGraph?: Promise<CompiledTextEncoder>;
+  private readonly noiseGraphs = new Map<string, Promise<NoisePredictor>>();
+  private readonly decoderGraphs = new Map<string, Promise<CompiledVaeDecoder>>();
+  private readonly guidanceGraphs = new Map<string, Promise<GuidanceGraph>>();
+
+  private constructor(
+    readonly folder: string,
+    readonly tokenizer: ClipTokenizer,
+    readonly textEncoder: TextEncoder,
+    readonly unet: UNet2DConditionModel,
+    readonly vae: VaeDecoder,
+    readonly schedulerConfig: RawSchedulerConfig,
+    private readonly runtime: RuntimeOptions,
+  ) {}
+
+  /** Opens a diffusers folder or a Hugging Face repo id (downloaded into the standard cache). */
+  static async load(model: string, options: LoadOptions = {}): Promise<StableDiffusion> {
+    const { variant, device, threads, cacheDir, ...hub } = options;
+    const root = await resolveModel(model, { ...hub, variant });
+    const folder = await openDiffusersFolder(root);
+    const [textEncoder, unet, vae, schedulerConfig] = await Promise.all([
+      loadTextEncoder(folder, { variant }),
+      loadUNet(folder, { variant }),
+      loadVaeDecoder(folder, { variant }),
+      readComponentConfig(folder, 'scheduler'),
+    ]);
+    const tokenizer = ClipTokenizer.fromFolder(join(root, 'tokenizer'));
+    return new StableDiffusion(root, tokenizer, textEncoder, unet, vae, schedulerConfig, {
+      device,
+      threads,
+      cacheDir,
+    });
+  }
+
+  /** The image size [height, width] the model was trained at: the UNet's sample_size × the VAE factor. */
+  get defaultSize(): [number, number] {
+    const size = this.unet.config.sampleSize;
+    if (!size)
+      throw new UserError(`${this.folder}: the UNet config has no sample_size; give the height and width`);
+    return [size[0] * this.vae.scaleFactor, size[1] * this.vae.scaleFactor];
+  }
+
+  /** The conditional embedding of a prompt [1, 77, D], with a warning when the prompt was truncated. */
+  async encodePrompt(prompt: string): Promise<{ embedding: Float32Array; warning?: string }> {
+    const encoding = this.tokenizer.encode(prompt);
+    this.textGraph ??= this.textEncoder.compile({
+      batch: 1,
+      length: encoding.inputIds.length,
+      ...this.runtime,
+    });
+    const out = await (await this.textGraph).run([encoding.inputIds]);
+    const t = encoding.truncated;
+    const warning = t
+      ? `the prompt is ${t.untruncatedLength} tokens, longer than ${encoding.inputIds.length}; dropped: "${t.droppedText}"`
+      : undefined;
+    return { embedding: out.data as Float32Array, warning };
+  }
+
+  async generate(request: GenerationRequest): Promise<GenerationResult> {
+    const method: Method = request.method ?? 'sd';
+    const height = request.height ?? this.defaultSize[0];
+    const width = request.width ?? this.defaultSize[1];
+    validateRequest(request, height, width);
+    const factor = this.vae.scaleFactor;
+    const [h, w] = [height / factor, width / factor];
+    const latentSize = this.unet.config.inChannels * h * w;
+    const count = request.numImages ?? 1;
+    const warnings: string[] = [];
+
+    const cond = await this.encodePrompt(request.prompt);
+    const uncond = await this.encodePrompt(request.negativePrompt ?? '');
+    for (const warning of [cond.warning, uncond.warning]) if (warning) warnings.push(warning);
+    const textBatch = new Float32Array(uncond.embedding.length * 2);
+    textBatch.set(uncond.embedding, 0);
+    textBatch.set(cond.embedding, uncond.embedding.length);
+
+    const seed = request.latents ? null : (request.seed ?? randomInt(2 ** 32));
+    const generator =
+      seed === null
+        ? null
+        : request.rng === 'cuda'
+          ? new TorchCudaGenerator(seed)
+          : new TorchCpuGenerator(seed);
+    let initial: Float32Array;
+    if (request.latents) {
+      if (request.latents.length !== count * latentSize) {
+        throw new UserError(
+          `the given latents have ${request.latents.length} values; ${count} image(s) of ${width}×${height} need [${count}, ${this.unet.config.inChannels}, ${h}, ${w}]`,
+        );
+      }
+      initial = request.latents;
+    } else {
+      // One draw for all images, as diffusers does with num_images_per_prompt.
+      initial = generator!.randn([count, this.unet.config.inChannels, h, w]);
+    }
+
+    const noiseGraph = this.noisePredictor(h, w);
+    const settings: GsnSettings | null =
+      method === 'sd' ? null : { ...defaultSettings(method), ...request.gsn };
+    const selection = settings ? selectTokens(this.tokenizer, request.prompt, request.tokens) : null;
+    const tokens: GuidanceTokens | null = selection
+      ? { objects: selection.tokenIndices, attributes: selection.attributeIndices }
+      : null;
+    const guidance = settings && tokens ? this.guidanceGraph(settings, tokens, h, w) : null;
+
+    const images: GeneratedImage[] = [];
+    for (let k = 0; k < count; k++) {
+      const scheduler = createScheduler(this.schedulerConfig, {
+        kind: request.scheduler,
+        numInferenceSteps: request.steps ?? 50,
+        karras: request.karras,
+        randn: generator ? (shape) => generator.randn(shape) : undefined,
+        sampleShape: [1, this.unet.config.inChannels, h, w],
+      });
+      const sigma = Math.fround(scheduler.initNoiseSigma);
+      let latent: Float32Array = initial
+        .slice(k * latentSize, (k + 1) * latentSize)
+        .map((v) => Math.fround(v * sigma));
+      const timesteps = scheduler.timesteps;
+      const sizes = settings ? stepSizes(settings, timesteps.length) : [];
+      const steps: TraceStep[] = [];
+
+      for (let i = 0; i < timesteps.length; i++) {
+        const t = timesteps[i];
+        if (settings && guidance && tokens && isGuidedStep(settings, i)) {
+          const graph = await guidance;
+          const evaluate = async (z: Float32Array, loopIndex: number) =>
+            graph.evaluate(z, t, cond.embedding, tokens, bindingWeight(loopIndex));
+          let maps: Float32Array | undefined;
+          const phase = await gsnPhase(latent, i, sizes[i], settings, async (z, loopIndex) => {
+            const evaluation = await evaluate(z, loopIndex);
+            maps = evaluation.maps;
+            return evaluation;
+          });
+          latent = phase.latent;
+          steps.push({
+            ...phase.report,
+            timestep: t,
+            maps: request.traceMaps && maps ? Array.from(maps) : undefined,
+          });
+        }
+        const input = scheduler.scaleModelInput(latent, i);
+        const pair = new Float32Array(latentSize * 2);
+        pair.set(input, 0);
+        pair.set(input, latentSize);
+        const noise = await (await noiseGraph).predict(pair, t, textBatch);
+        latent = scheduler.step(classifierFreeGuidance(noise, request.guidanceScale ?? 7.5), i, latent);
+        request.onProgress?.({ image: k, loopIndex: i, total: timesteps.length });
+      }
+
+      const decoded = await (await this.vaeDecoder(h, w)).run({
+        data: latent,
+        shape: [1, this.unet.config.inChannels, h, w],
+      });
+      const trace = settings && selection ? traceOf(settings, selection, steps) : undefined;
+      images.push({ rgb: imageToRgb8(decoded)[0], latents: latent, trace });
+    }
+    return { images, seed, warnings };
+  }
+
+  /** Compiled graphs hold ONNX Runtime sessions; release them when done. */
+  async release(): Promise<void> {
+    const all = [
+      ...(this.textGraph ? [this.textGraph] : []),
+      ...this.noiseGraphs.values(),
+      ...this.decoderGraphs.values(),
+      ...this.guidanceGraphs.values(),
+    ];
+    await Promise.all(all.map(async (graph) => (await graph).release()));
+  }
+
+  private noisePredictor(h: number, w: number): Promise<NoisePredictor> {
+    const key = `${h}x${w}`;
+    let graph = this.noiseGraphs.get(key);
+    if (!graph) {
+      graph = this.unet.compileNoisePrediction({ batch: 2, height: h, width: w }, this.runtime);
+      this.noiseGraphs.set(key, graph);
+    }
+    return graph;
+  }
+
+  private vaeDecoder(h: number, w: number): Promise<CompiledVaeDecoder> {
+    const key = `${h}x${w}`;
+    let graph = this.decoderGraphs.get(key);
+    if (!graph) {
+      graph = this.vae.compile({ batch: 1, latentHeight: h, latentWidth: w, ...this.runtime });
+      this.decoderGraphs.set(key, graph);
+    }
+    return graph;
+  }
+
+  private guidanceGraph(
+    settings: GsnSettings,
+    tokens: GuidanceTokens,
+    h: number,
+    w: number,
+  ): Promise<GuidanceGraph> {
+    const spec: GuidanceGraphSpec = {
+      method: settings.method,
+      tv: settings.tv,
+      objects: tokens.objects.length,
+      binding: settings.method === 'divide-bind' && tokens.attributes.some((a) => a > 0),
+      attentionRes: settings.attentionRes ?? 16,
+      height: h,
+      width: w,
+      keys: this.tokenizer.modelMaxLength,
+    };
+    const key = JSON.stringify(spec);
+    let graph = this.guidanceGraphs.get(key);
+    if (!graph) {
+      graph = GuidanceGraph.compile(this.unet, spec, this.runtime);
+      this.guidanceGraphs.set(key, graph);
+    }
+    return graph;
+  }
+}
+
+function traceOf(settings: GsnSettings, selection: TokenSelection, steps: TraceStep[]): GuidanceTrace {
+  const token = (t: { index: number; token: string }) => ({ index: t.index, token: t.token });
+  return {
+    method: settings.method,
+    settings: settingsForTrace(settings),
+    objects: selection.objects.map(token),
+    attributes: selection.attributes.map((a) => (a ? token(a) : null)),
+    steps,
+  };
+}
