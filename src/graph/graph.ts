@@ -121,14 +121,15 @@ export function checked<T>(opName: string, inputs: readonly Value[], check: () =
 /** A symbolic computation under construction. */
 export class Graph {
   private nextId = 0;
+  private readonly inputNames = new Set<string>();
   readonly inputs: Value[] = [];
 
+  /** A value fed at run time under `name` (the ONNX model's input name). */
   input(name: string, shape: Shape, dtype: DType = 'float32'): Value {
-    if (this.inputs.some((v) => (v.origin as { name: string }).name === name)) {
-      throw new GraphError(`input "${name}" is declared twice`);
-    }
+    if (this.inputNames.has(name)) throw new GraphError(`input "${name}" is declared twice`);
     checkShape(shape);
     const value = new Value(this, this.nextId++, [...shape], dtype, { kind: 'input', name });
+    this.inputNames.add(name);
     this.inputs.push(value);
     return value;
   }

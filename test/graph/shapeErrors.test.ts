@@ -134,6 +134,11 @@ describe('shape errors at build time', () => {
       /^Slice: step -1 must be a positive integer/,
     ],
     [
+      'slice naming an axis twice',
+      (g) => G.slice(g.input('x', [2, 3]), [0, 1], [1, 2], [1, -1]),
+      /^Slice: axes \[1,-1\] name an axis twice \(inputs: \[2,3\] float32\)/,
+    ],
+    [
       'squeeze',
       (g) => G.squeeze(g.input('x', [2, 3]), 1),
       /^Squeeze: axis 1 has size 3, not 1 \(inputs: \[2,3\] float32\)/,

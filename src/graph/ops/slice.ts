@@ -88,6 +88,11 @@ export function slice(
       return { axis, start: clamp(s), end: clamp(ends[i]), step };
     });
   });
+  if (new Set(resolved.map((a) => a.axis)).size !== resolved.length) {
+    checked('Slice', [x], () => {
+      throw new GraphError(`axes [${axes}] name an axis twice`);
+    });
+  }
   const trivial = resolved.every((a) => a.start === 0 && a.end === x.shape[a.axis] && a.step === 1);
   if (trivial) return x;
   return apply(Slice, [x], { axes: resolved })[0];
