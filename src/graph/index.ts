@@ -1,6 +1,7 @@
 // The graph compiler's public surface: build a graph, differentiate it, serialise it.
 export * from './dtype.ts';
 export * from './errors.ts';
+export { countFlops, type FlopCount } from './flops.ts';
 export { grad } from './grad.ts';
 export { type ExternalTensor, Graph, type Leaf, type OpDef, Value } from './graph.ts';
 export { OPSET, type SerializedModel, serialize } from './onnx.ts';
