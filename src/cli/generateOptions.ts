@@ -1,0 +1,96 @@
+/**
+ * The options of `dnb generate` as commander parses them, and their translation into the library's request
+ * types. Guidance options have no commander defaults: unset means the chosen method's official value.
+ */
+import type { GsnSettings } from '../guidance/settings.ts';
+import type { TvVariant } from '../guidance/totalVariation.ts';
+import type { Method } from '../pipeline/request.ts';
+import type { TokenSpecification } from '../prompt/index.ts';
+import type { RandomDevice, Seed } from '../random/index.ts';
+import type { Device } from '../runtime/providers.ts';
+import type { SchedulerKind } from '../schedulers/index.ts';
+
+export interface GenerateOptions {
+  model: string;
+  method: Method;
+  seed?: Seed;
+  rng: RandomDevice;
+  steps: number;
+  guidance: number;
+  height?: number;
+  width?: number;
+  scheduler?: SchedulerKind;
+  karras?: boolean;
+  negativePrompt: string;
+  numImages?: number;
+  out: string;
+  latents?: string;
+  saveLatents?: string;
+  overwrite?: boolean;
+  // guidance
+  tokenIndices?: number[];
+  attributeIndices?: number[];
+  objects?: string[];
+  attributes?: string[];
+  maxIterToAlter?: number;
+  scaleFactor?: number;
+  scaleRange?: [number, number];
+  thresholds?: Map<number, number>;
+  refinementCaps?: [number, number];
+  tv?: TvVariant;
+  attentionRes?: number;
+  trace?: string;
+  // runtime
+  device?: Device;
+  threads?: number;
+  variant?: string;
+  cacheDir?: string;
+}
+
+/** The options that only guided methods use, by their command-line names. */
+const GUIDANCE_OPTIONS = {
+  tokenIndices: '--token-indices',
+  attributeIndices: '--attribute-indices',
+  objects: '--objects',
+  attributes: '--attributes',
+  maxIterToAlter: '--max-iter-to-alter',
+  scaleFactor: '--scale-factor',
+  scaleRange: '--scale-range',
+  thresholds: '--thresholds',
+  refinementCaps: '--refinement-caps',
+  tv: '--tv',
+  attentionRes: '--attention-res',
+  trace: '--trace',
+} as const satisfies Partial<Record<keyof GenerateOptions, string>>;
+
+/** Guidance options given with `--method sd`, where they do nothing. */
+export function unusedGuidanceOptions(options: GenerateOptions): string[] {
+  if (options.method !== 'sd') return [];
+  return Object.entries(GUIDANCE_OPTIONS)
+    .filter(([key]) => options[key as keyof GenerateOptions] !== undefined)
+    .map(([, flag]) => flag);
+}
+
+export function tokenSpecification(options: GenerateOptions): TokenSpecification {
+  return {
+    tokenIndices: options.tokenIndices,
+    attributeIndices: options.attributeIndices,
+    objects: options.objects,
+    attributes: options.attributes,
+  };
+}
+
+/** The settings the user changed; the pipeline fills in the rest from the method's official defaults. */
+export function gsnOverrides(options: GenerateOptions): Partial<GsnSettings> {
+  const overrides: Partial<GsnSettings> = {
+    maxIterToAlter: options.maxIterToAlter,
+    scaleFactor: options.scaleFactor,
+    scaleRange: options.scaleRange,
+    thresholds: options.thresholds,
+    refinementCaps: options.refinementCaps,
+    tv: options.tv,
+    attentionRes: options.attentionRes,
+  };
+  // An explicit undefined would replace a default when spread over the defaults.
+  return Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
+}

@@ -1,0 +1,24 @@
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { addGenerateCommand } from './generateCommand.ts';
+import { addTokensCommand } from './tokensCommand.ts';
+
+const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
+/**
+ * The `dnb` command line. Commander throws instead of exiting and prints no errors itself, so main.ts reports
+ * every error the same way (subcommands made with `.command()` inherit both settings).
+ */
+export function createProgram(): Command {
+  const program = new Command('dnb')
+    .description('Stable Diffusion with Divide & Bind and Attend & Excite guidance, on ONNX Runtime.')
+    .version(packageJson.version)
+    .exitOverride()
+    .configureOutput({ outputError: () => {} })
+    .showSuggestionAfterError();
+  addGenerateCommand(program);
+  addTokensCommand(program);
+  return program;
+}

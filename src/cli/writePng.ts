@@ -1,0 +1,18 @@
+import sharp from 'sharp';
+import type { Rgb8Image } from '../models/vae/index.ts';
+import { writeFileAtomically } from '../weights/atomicFile.ts';
+import { addPngTextChunks, type PngText } from './pngTextChunks.ts';
+
+/** Encodes an RGB image as PNG with the given text chunks and writes it atomically. */
+export async function writePng(
+  path: string,
+  image: Rgb8Image,
+  texts: readonly PngText[],
+  options: { overwrite?: boolean },
+): Promise<void> {
+  const png = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+    .png()
+    .toBuffer();
+  const withText = addPngTextChunks(png, texts);
+  await writeFileAtomically(path, (handle) => handle.writeFile(withText), options);
+}
