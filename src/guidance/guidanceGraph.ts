@@ -46,7 +46,8 @@ export interface GuidanceEvaluation extends LossEvaluation {
 export class GuidanceGraph {
   private constructor(
     readonly spec: GuidanceGraphSpec,
-    private readonly compiled: CompiledGraph,
+    /** The compiled model, for benchmarks (FLOPs, timings). */
+    readonly compiled: CompiledGraph,
   ) {}
 
   static async compile(

@@ -1,5 +1,6 @@
 import ort from 'onnxruntime-node';
 import { allocate, type DType, isDataOf, type TypedData } from '../graph/dtype.ts';
+import { countFlops, type FlopCount } from '../graph/flops.ts';
 import type { Value } from '../graph/graph.ts';
 import { type SerializedModel, serialize } from '../graph/onnx.ts';
 import { formatShape, type Shape, sameShape, sizeOf } from '../graph/shape.ts';
@@ -17,6 +18,8 @@ export interface RuntimeOptions {
   /** Intra-op threads; ONNX Runtime's default (all cores) when omitted. */
   threads?: number;
   cacheDir?: string;
+  /** ONNX Runtime session options that override ours (for benchmarks that compare settings). */
+  sessionOptions?: Partial<ort.InferenceSession.SessionOptions>;
 }
 
 const ORT_TYPE: Record<DType, ort.Tensor.Type> = {
@@ -36,11 +39,17 @@ export class CompiledGraph {
     readonly outputTypes: Readonly<Record<string, { shape: Shape; dtype: DType }>>,
     /** Path of the cached .onnx file. */
     readonly path: string,
+    private readonly outputs: Readonly<Record<string, Value>>,
   ) {}
+
+  /** FLOPs of the graph as compiled (only what the outputs need), counted from its nodes. */
+  flops(): FlopCount {
+    return countFlops(Object.values(this.outputs));
+  }
 
   static async compile(
     outputs: Record<string, Value>,
-    { device = 'cpu', threads, cacheDir = defaultCacheDir() }: RuntimeOptions = {},
+    { device = 'cpu', threads, cacheDir = defaultCacheDir(), sessionOptions }: RuntimeOptions = {},
     name = 'graph',
   ): Promise<CompiledGraph> {
     const model = serialize(outputs, name);
@@ -49,6 +58,7 @@ export class CompiledGraph {
       executionProviders: [device],
       graphOptimizationLevel: 'all',
       ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
+      ...sessionOptions,
     };
     let session: ort.InferenceSession;
     try {
@@ -60,7 +70,7 @@ export class CompiledGraph {
     const types = Object.fromEntries(
       Object.entries(outputs).map(([key, v]) => [key, { shape: v.shape, dtype: v.dtype }]),
     );
-    return new CompiledGraph(session, model, types, path);
+    return new CompiledGraph(session, model, types, path, outputs);
   }
 
   /** Names, shapes and dtypes of the inputs the graph needs. */
