@@ -11,8 +11,8 @@ export interface PngText {
 
 /**
  * Adds text chunks right after IHDR (where PIL and A1111 put them, so readers that stop at the first IDAT
- * find them). Latin-1 text goes into tEXt; anything else into an uncompressed UTF-8 iTXt, as PIL's
- * `PngInfo.add_text` decides.
+ * find them). ASCII text goes into tEXt; anything else into an uncompressed UTF-8 iTXt. (PIL puts all Latin-1 in
+ * tEXt, but several readers, libvips and so sharp among them, decode tEXt as UTF-8 and garble "café".)
  */
 export function addPngTextChunks(png: Uint8Array, texts: readonly PngText[]): Buffer {
   const bytes = Buffer.from(png.buffer, png.byteOffset, png.byteLength);
@@ -49,8 +49,8 @@ function textChunk({ keyword, text }: PngText): Buffer {
   if (!/^[\x20-\x7e\xa1-\xff]{1,79}$/.test(keyword) || keyword !== keyword.trim()) {
     throw new RangeError(`invalid PNG text keyword ${JSON.stringify(keyword)}`);
   }
-  const isLatin1 = [...text].every((c) => c !== '\0' && c.charCodeAt(0) <= 0xff);
-  const data = isLatin1
+  const isAscii = [...text].every((c) => c !== '\0' && c.charCodeAt(0) < 0x80);
+  const data = isAscii
     ? Buffer.concat([Buffer.from(keyword, 'latin1'), Buffer.of(0), Buffer.from(text, 'latin1')])
     : Buffer.concat([
         Buffer.from(keyword, 'latin1'),
@@ -58,7 +58,7 @@ function textChunk({ keyword, text }: PngText): Buffer {
         Buffer.of(0, 0), // empty language tag and translated keyword
         Buffer.from(text, 'utf8'),
       ]);
-  return chunk(isLatin1 ? 'tEXt' : 'iTXt', data);
+  return chunk(isAscii ? 'tEXt' : 'iTXt', data);
 }
 
 /** length, type, data, CRC-32 of type and data. */
