@@ -29,9 +29,9 @@ export function generationProgress(
   const bar = new cliProgress.SingleBar(
     {
       stream,
-      format:
-        'image {image}/{images} |{bar}| {value}/{total} steps | {duration_formatted}, ETA {eta_formatted}',
-      hideCursor: true,
+      // Counted in UNet passes, not --steps: PNDM makes one more pass than it has steps.
+      format: 'image {image}/{images} |{bar}| {value}/{total} | {duration_formatted}, ETA {eta_formatted}',
+      hideCursor: false, // a hidden cursor would stay hidden after Ctrl-C
       clearOnComplete: false,
       etaBuffer: 20,
     },
