@@ -6,7 +6,7 @@ export interface FlopCount {
   readonly total: number;
   /** Conv and ConvTranspose. */
   readonly conv: number;
-  /** MatMul and Gemm. */
+  /** MatMul, Gemm and fused attention's two products. */
   readonly matmul: number;
   /** Every other node, one operation per output element. */
   readonly elementwise: number;
@@ -30,6 +30,11 @@ export function countFlops(outputs: readonly Value[]): FlopCount {
     if (name === 'Conv' || name === 'ConvTranspose') {
       flops = convFlops(node);
       conv += flops;
+    } else if (name === 'MultiHeadAttention') {
+      // q·kᵀ and P·v: 2·B·N·L·D each, for [B, N, D] queries and [B, L, D] keys.
+      const [q, k] = node.inputs;
+      flops = 4 * sizeOf(q.shape) * k.shape[1];
+      matmul += flops;
     } else if (name === 'MatMul' || name === 'Gemm') {
       flops = matmulFlops(node);
       matmul += flops;

@@ -65,7 +65,14 @@ export class Node<A = unknown> {
 
 /** What an op emits into the ONNX graph; implemented by the serializer. */
 export interface Emitter {
-  node(opType: string, inputs: readonly string[], outputs: readonly string[], attrs?: OnnxAttrs): void;
+  /** `domain` names an operator set other than ONNX's own (e.g. ONNX Runtime's `com.microsoft`). */
+  node(
+    opType: string,
+    inputs: readonly string[],
+    outputs: readonly string[],
+    attrs?: OnnxAttrs,
+    domain?: string,
+  ): void;
   /** Name of an int64 initializer holding `values` (for shapes, axes, pads...). */
   int64s(values: readonly number[]): string;
   /** Name of a scalar or 1-D float initializer of the given dtype. */

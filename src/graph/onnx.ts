@@ -8,6 +8,8 @@ const { onnx } = onnxProto;
 
 /** Opset 21 has GroupNormalization with per-channel scale and bias, like PyTorch. */
 export const OPSET = 21;
+/** Versions of the other operator sets a model may use (only imported when a node does). */
+const DOMAIN_VERSIONS: Record<string, number> = { 'com.microsoft': 1 };
 const IR_VERSION = 10;
 
 export interface SerializedModel {
@@ -50,7 +52,10 @@ export function serialize(outputs: Record<string, Value>, name = 'graph'): Seria
   const model = onnx.ModelProto.create({
     irVersion: IR_VERSION,
     producerName: 'divide-and-bind',
-    opsetImport: [{ domain: '', version: OPSET }],
+    opsetImport: [
+      { domain: '', version: OPSET },
+      ...[...builder.domains].map((domain) => ({ domain, version: DOMAIN_VERSIONS[domain] ?? 1 })),
+    ],
     graph,
   });
   return {
@@ -96,6 +101,8 @@ class ModelBuilder implements Emitter {
   initializers: onnxProto.onnx.ITensorProto[] = [];
   inputs: { name: string; value: Value }[] = [];
   externalFiles = new Map<string, string>();
+  /** Operator sets beyond ONNX's own that nodes use. */
+  domains = new Set<string>();
   private names = new Map<number, string>();
   private usedNames: Set<string>;
   private constantCache = new Map<string, string>();
@@ -150,9 +157,17 @@ class ModelBuilder implements Emitter {
     }
   }
 
-  node(opType: string, inputs: readonly string[], outputs: readonly string[], attrs: OnnxAttrs = {}): void {
+  node(
+    opType: string,
+    inputs: readonly string[],
+    outputs: readonly string[],
+    attrs: OnnxAttrs = {},
+    domain?: string,
+  ): void {
+    if (domain) this.domains.add(domain);
     this.nodes.push({
       opType,
+      ...(domain ? { domain } : {}),
       input: [...inputs],
       output: [...outputs],
       name: `${opType}_${this.nodes.length}`,

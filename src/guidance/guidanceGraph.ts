@@ -66,7 +66,11 @@ export class GuidanceGraph {
       layer.kind === 'cross' &&
       (layer.resolution[0] === spec.attentionRes ||
         (spec.binding && layer.resolution[0] > spec.attentionRes));
-    const { attention, layers } = unet.forward(g, inputs, { materialize: used });
+    // Every layer the gradient runs through keeps plain attention: the fused kernel's gradient would have to
+    // recompute its probabilities, which costs more than it saves.
+    const forward = unet.forward(g, inputs, { materialize: () => true });
+    const attention = forward.attention.filter(used);
+    const layers = forward.layers;
     checkResolution(layers, spec.attentionRes);
 
     const objectPositions = g.input('object_positions', [spec.objects], 'int64');

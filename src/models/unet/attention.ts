@@ -9,6 +9,7 @@ import {
   transpose,
   type Value,
 } from '../../graph/index.ts';
+import { multiHeadAttention } from '../../graph/ops/multiHeadAttention.ts';
 import type { ParameterSource } from '../parameterSource.ts';
 import { linear } from './layers.ts';
 
@@ -79,17 +80,28 @@ export function attention(
   const ctx = context ?? x;
   const keys = ctx.shape[1];
   const headDim = dim / heads;
-  // [B, N, H·d] → [B, H, N, d]: row b·H + h of diffusers' head_to_batch_dim.
-  const split = (v: Value, n: number) => transpose(reshape(v, [batch, n, heads, headDim]), [0, 2, 1, 3]);
-  const q = split(linear(p.scope('to_q'), x, dim, false), queries);
-  const k = split(linear(p.scope('to_k'), ctx, dim, false), keys);
-  const v = split(linear(p.scope('to_v'), ctx, dim, false), keys);
+  const q = linear(p.scope('to_q'), x, dim, false);
+  const k = linear(p.scope('to_k'), ctx, dim, false);
+  const v = linear(p.scope('to_v'), ctx, dim, false);
   const scale = headDim ** -0.5;
 
-  const out = probes.wants(layer)
-    ? explicitAttention(q, k, v, scale, options.upcast, (probs) => probes.record(layer, probs))
-    : fusedAttention(q, k, v, scale, options.upcast);
-  const merged = reshape(transpose(out, [0, 2, 1, 3]), [batch, queries, dim]);
+  let merged: Value;
+  if (probes.wants(layer) || q.dtype !== 'float32') {
+    // [B, N, H·d] → [B, H, N, d]: row b·H + h of diffusers' head_to_batch_dim.
+    const split = (t: Value, n: number) => transpose(reshape(t, [batch, n, heads, headDim]), [0, 2, 1, 3]);
+    const observe = (probs: Value) => probes.record(layer, probs);
+    const out = explicitAttention(
+      split(q, queries),
+      split(k, keys),
+      split(v, keys),
+      scale,
+      options.upcast,
+      observe,
+    );
+    merged = reshape(transpose(out, [0, 2, 1, 3]), [batch, queries, dim]);
+  } else {
+    merged = fusedAttention(q, k, v, heads, scale);
+  }
   const toOut = p.scope('to_out.0');
   return linearOp(merged, toOut.get('weight', [dim, dim]), toOut.get('bias', [dim]));
 }
@@ -112,10 +124,10 @@ function explicitAttention(
 }
 
 /**
- * Attention whose probabilities nobody reads. This is the place for a fused kernel (ONNX Runtime's
- * MultiHeadAttention, a flash-attention provider); until one is wired in it computes the same as
- * `explicitAttention`.
+ * Attention whose probabilities nobody reads, in float32 (where upcasting changes nothing): ONNX Runtime's
+ * fused MultiHeadAttention, about twice as fast as the plain ops at 4096 queries on the CPU and without the
+ * [B, H, N, N] probabilities in memory. Float16 keeps the plain path (the CPU kernel is float32 only).
  */
-function fusedAttention(q: Value, k: Value, v: Value, scale: number, upcast: boolean): Value {
-  return explicitAttention(q, k, v, scale, upcast, () => {});
+function fusedAttention(q: Value, k: Value, v: Value, heads: number, scale: number): Value {
+  return multiHeadAttention(q, k, v, heads, scale);
 }
