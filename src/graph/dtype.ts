@@ -1,3 +1,5 @@
+import { float32ToBfloat16Bits, float32ToFloat16Bits } from '../weights/halfFloat.ts';
+
 /** Element types a graph value can have. `float64` exists for finite-difference tests. */
 export type DType = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'bool';
 
@@ -60,52 +62,16 @@ export function isDataOf(dtype: DType, values: ArrayLike<number> | TypedData): v
   }
 }
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** Rounds a number to IEEE half precision (round to nearest even) and returns its bits. */
-export function toFloat16Bits(x: number): number {
-  f32[0] = x;
-  const bits = u32[0];
-  const sign = (bits >>> 16) & 0x8000;
-  const exponent = (bits >>> 23) & 0xff;
-  let mantissa = bits & 0x7fffff;
-  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0);
-  const e = exponent - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mantissa |= 0x800000;
-    const shift = 14 - e;
-    const half = 1 << (shift - 1);
-    let m = mantissa >>> shift;
-    const rest = mantissa & ((1 << shift) - 1);
-    if (rest > half || (rest === half && m & 1)) m++;
-    return sign | m;
-  }
-  let h = sign | (e << 10) | (mantissa >>> 13);
-  const rest = mantissa & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && h & 1)) h++;
-  return h;
-}
-
 /** Converts a list of numbers to the typed array of `dtype` (rounding for half floats). */
 export function fromNumbers(dtype: DType, values: ArrayLike<number>): TypedData {
   const out = allocate(dtype, values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (dtype === 'int64') (out as BigInt64Array)[i] = BigInt(Math.trunc(v));
-    else if (dtype === 'float16') out[i] = toFloat16Bits(v);
-    else if (dtype === 'bfloat16') out[i] = bfloat16Bits(v);
+    else if (dtype === 'float16') out[i] = float32ToFloat16Bits(v);
+    else if (dtype === 'bfloat16') out[i] = float32ToBfloat16Bits(v);
     else if (dtype === 'bool') out[i] = v ? 1 : 0;
     else out[i] = v;
   }
   return out;
-}
-
-function bfloat16Bits(x: number): number {
-  f32[0] = x;
-  const bits = u32[0];
-  if ((bits & 0x7f800000) === 0x7f800000 && bits & 0x7fffff) return (bits >>> 16) | 0x40;
-  return (bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16;
 }
