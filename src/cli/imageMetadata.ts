@@ -22,7 +22,7 @@ export interface ImageDescription {
   readonly karras?: boolean;
   readonly height: number;
   readonly width: number;
-  /** Null when the run started from a latents file. */
+  /** Null when the run started from a latents file without a seed. */
   readonly seed: Seed | null;
   readonly rng: RandomDevice;
   readonly latentsFile?: string;
@@ -59,9 +59,8 @@ export function a1111Parameters(d: ImageDescription): string {
     fields.push(['Seed', d.seed.toString()]);
     // A1111's names for the generator: "CPU" is torch's CPU generator, "GPU" its CUDA generator.
     fields.push(['RNG', d.rng === 'cuda' ? 'GPU' : 'CPU']);
-  } else if (d.latentsFile !== undefined) {
-    fields.push(['Initial latents', d.latentsFile]);
   }
+  if (d.latentsFile !== undefined) fields.push(['Initial latents', d.latentsFile]);
   fields.push(['Size', `${d.width}x${d.height}`], ['Model', d.model]);
   if (d.imageCount > 1) fields.push(['Batch size', d.imageCount], ['Batch pos', d.imageIndex]);
   fields.push(['Method', d.method]);

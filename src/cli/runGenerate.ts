@@ -35,9 +35,6 @@ export async function runGenerate(prompt: string, options: GenerateOptions): Pro
     throw new UserError('--trace records the guidance: use it with --method attend-excite or divide-bind');
   }
   if (unused.length > 0) log(`dnb: warning: ${unused.join(', ')} do nothing with --method sd`);
-  if (options.latents !== undefined && options.seed !== undefined) {
-    log('dnb: warning: --seed is ignored: the initial noise comes from --latents');
-  }
 
   const latents = options.latents !== undefined ? await readLatents(options.latents) : undefined;
   const count = options.numImages ?? latents?.shape[0] ?? 1;
@@ -72,6 +69,13 @@ export async function runGenerate(prompt: string, options: GenerateOptions): Pro
         height,
         width,
       });
+    }
+
+    const scheduler = options.scheduler ?? kindOfClassName(sd.schedulerConfig['_class_name']);
+    if (scheduler === 'euler-a' && latents && options.seed === undefined) {
+      throw new UserError(
+        'the euler-a scheduler adds noise at every step: with --latents, give its --seed too',
+      );
     }
 
     const settings: GsnSettings | null = guided
@@ -109,7 +113,6 @@ export async function runGenerate(prompt: string, options: GenerateOptions): Pro
     for (const warning of result.warnings) log(`dnb: warning: ${warning}`);
     if (options.seed === undefined && result.seed !== null) log(`seed: ${result.seed}`);
 
-    const scheduler = options.scheduler ?? kindOfClassName(sd.schedulerConfig['_class_name']);
     for (const [k, image] of result.images.entries()) {
       const texts = imageTextChunks({
         prompt,

@@ -12,7 +12,10 @@ export interface GenerationRequest {
   /** Default "" (the unconditional embedding of classifier-free guidance). */
   negativePrompt?: string;
   method?: Method;
-  /** Seed of the PyTorch-compatible generator; default: a random seed, reported in the result. */
+  /**
+   * Seed of the PyTorch-compatible generator; default: a random seed, reported in the result. With `latents`
+   * it seeds only the noise an ancestral scheduler (euler-a) adds, and there is no default.
+   */
   seed?: Seed;
   /** Which PyTorch generator to reproduce: the official examples were seeded on CUDA. Default cpu. */
   rng?: RandomDevice;

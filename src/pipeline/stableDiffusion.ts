@@ -40,7 +40,7 @@ export interface GeneratedImage {
 
 export interface GenerationResult {
   readonly images: GeneratedImage[];
-  /** The seed used (drawn at random when the request had none), so the run can be repeated. */
+  /** The seed used (drawn at random when the request had neither seed nor latents), so the run can be repeated. */
   readonly seed: Seed | null;
   /** Things the user should know, e.g. a truncated prompt. */
   readonly warnings: string[];
@@ -128,7 +128,8 @@ export class StableDiffusion {
     textBatch.set(uncond.embedding, 0);
     textBatch.set(cond.embedding, uncond.embedding.length);
 
-    const seed = request.latents ? null : (request.seed ?? randomInt(2 ** 32));
+    // Given latents replace the initial draw; a seed then still drives an ancestral scheduler's noise.
+    const seed = request.latents ? (request.seed ?? null) : (request.seed ?? randomInt(2 ** 32));
     const generator =
       seed === null
         ? null
