@@ -106,11 +106,14 @@ export async function runGenerate(prompt: string, options: GenerateOptions): Pro
     const progress = generationProgress(count);
     let result: GenerationResult;
     try {
-      result = await sd.generate({ ...request, onProgress: progress.onProgress });
+      result = await sd.generate({
+        ...request,
+        onProgress: progress.onProgress,
+        onWarning: (warning) => log(`dnb: warning: ${warning}`),
+      });
     } finally {
       progress.stop();
     }
-    for (const warning of result.warnings) log(`dnb: warning: ${warning}`);
     if (options.seed === undefined && result.seed !== null) log(`seed: ${result.seed}`);
 
     for (const [k, image] of result.images.entries()) {

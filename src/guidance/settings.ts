@@ -17,7 +17,7 @@ export interface GsnSettings {
   readonly refinementCaps: readonly [number, number];
   /** D&B's total variation: the released code's (with its broadcast row) or the intended one. */
   readonly tv: TvVariant;
-  /** Side of the object attention maps; the official 16 at 512 px is latent side / 4. */
+  /** Side of the object attention maps: the official 16, or for sizes without 16×16 maps the side nearest latent/4. */
   readonly attentionRes?: number;
 }
 

@@ -36,6 +36,8 @@ export interface GenerationRequest {
   /** Keep the smoothed token maps of every guided step in the trace (for the studio). */
   traceMaps?: boolean;
   onProgress?: (event: ProgressEvent) => void;
+  /** Told at once of anything the user should know (e.g. a truncated prompt); also listed in the result. */
+  onWarning?: (message: string) => void;
 }
 
 export interface ProgressEvent {

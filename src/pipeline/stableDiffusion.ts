@@ -22,6 +22,7 @@ import { createScheduler } from '../schedulers/index.ts';
 import type { RawSchedulerConfig } from '../schedulers/schedulerConfig.ts';
 import { openDiffusersFolder, readComponentConfig } from '../weights/diffusersFolder.ts';
 import { type ResolveModelOptions, resolveModel } from '../weights/resolveModel.ts';
+import { defaultAttentionRes } from './attentionResolution.ts';
 import { classifierFreeGuidance } from './classifierFreeGuidance.ts';
 import { type GenerationRequest, type Method, validateRequest } from './request.ts';
 import { type GuidanceTrace, settingsForTrace, type TraceStep } from './trace.ts';
@@ -123,7 +124,11 @@ export class StableDiffusion {
 
     const cond = await this.encodePrompt(request.prompt);
     const uncond = await this.encodePrompt(request.negativePrompt ?? '');
-    for (const warning of [cond.warning, uncond.warning]) if (warning) warnings.push(warning);
+    for (const warning of [cond.warning, uncond.warning]) {
+      if (!warning) continue;
+      warnings.push(warning);
+      request.onWarning?.(warning);
+    }
     const textBatch = new Float32Array(uncond.embedding.length * 2);
     textBatch.set(uncond.embedding, 0);
     textBatch.set(cond.embedding, uncond.embedding.length);
@@ -255,7 +260,7 @@ export class StableDiffusion {
       tv: settings.tv,
       objects: tokens.objects.length,
       binding: settings.method === 'divide-bind' && tokens.attributes.some((a) => a > 0),
-      attentionRes: settings.attentionRes ?? 16,
+      attentionRes: settings.attentionRes ?? defaultAttentionRes(this.unet.config, h),
       height: h,
       width: w,
       keys: this.tokenizer.modelMaxLength,
