@@ -106,7 +106,8 @@ export function openWeights(
   return openComponentWeights(componentOf(folder, name).dir, options);
 }
 
-async function readJsonObject(path: string, missingMessage: string): Promise<Record<string, unknown>> {
+/** A JSON object file (Python's NaN/Infinity allowed), with errors that name the file. */
+export async function readJsonObject(path: string, missingMessage: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');

@@ -1,15 +1,9 @@
-import { join } from 'node:path';
 import { UserError } from '../../errors.ts';
 import { Graph, type Value } from '../../graph/index.ts';
 import { CompiledGraph, type HostTensor, type RuntimeOptions } from '../../runtime/session.ts';
-import {
-  componentOf,
-  type DiffusersFolder,
-  openDiffusersFolder,
-  openWeights,
-  readComponentConfig,
-} from '../../weights/diffusersFolder.ts';
+import type { DiffusersFolder } from '../../weights/diffusersFolder.ts';
 import { checkTensors, type WeightIndex } from '../../weights/weightIndex.ts';
+import { openComponentFiles } from '../componentFiles.ts';
 import type { LoadModelOptions } from '../loadOptions.ts';
 import { expectedTensors } from '../parameterSource.ts';
 import { ModelParameters } from '../parameters.ts';
@@ -91,11 +85,8 @@ export async function loadTextEncoder(
   folder: string | DiffusersFolder,
   options: LoadModelOptions = {},
 ): Promise<TextEncoder> {
-  const opened =
-    typeof folder === 'string' ? await openDiffusersFolder(folder, { components: [COMPONENT] }) : folder;
-  const configPath = join(componentOf(opened, COMPONENT).dir, 'config.json');
-  const config = parseClipTextConfig(configPath, await readComponentConfig(opened, COMPONENT));
-  const weights = await openWeights(opened, COMPONENT, options);
+  const { configPath, raw, weights } = await openComponentFiles(folder, COMPONENT, options);
+  const config = parseClipTextConfig(configPath, raw);
   const expected = expectedTensors(weights, (params) => {
     const ids = params.graph.input('input_ids', [1, config.maxPositionEmbeddings], 'int64');
     clipTextModel(params, config, ids);

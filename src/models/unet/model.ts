@@ -1,16 +1,9 @@
-import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { UserError } from '../../errors.ts';
 import { Graph, type Shape } from '../../graph/index.ts';
 import { CompiledGraph, type RuntimeOptions } from '../../runtime/session.ts';
-import {
-  componentOf,
-  type DiffusersFolder,
-  openDiffusersFolder,
-  readComponentConfig,
-} from '../../weights/diffusersFolder.ts';
-import { parsePythonJson } from '../../weights/pythonJson.ts';
-import { checkTensors, openComponentWeights, type WeightIndex } from '../../weights/weightIndex.ts';
+import type { DiffusersFolder } from '../../weights/diffusersFolder.ts';
+import { checkTensors, type WeightIndex } from '../../weights/weightIndex.ts';
+import { openComponentFiles } from '../componentFiles.ts';
 import { expectedTensors } from '../parameterSource.ts';
 import { ModelParameters } from '../parameters.ts';
 import { parseUNetConfig, type UNetConfig } from './config.ts';
@@ -125,7 +118,7 @@ export async function loadUNet(
   source: DiffusersFolder | string,
   options: LoadUNetOptions = {},
 ): Promise<UNet2DConditionModel> {
-  const { configPath, raw, weights } = await openUNetFiles(source, options.variant);
+  const { configPath, raw, weights } = await openComponentFiles(source, 'unet', options);
   const config = parseUNetConfig(configPath, raw);
   const dtype = options.dtype ?? 'float32';
   if (dtype !== 'float32' && dtype !== 'float16') {
@@ -143,45 +136,4 @@ export async function loadUNet(
   });
   checkTensors(weights, expected);
   return new UNet2DConditionModel(config, weights, dtype);
-}
-
-async function openUNetFiles(
-  source: DiffusersFolder | string,
-  variant: string | undefined,
-): Promise<{ configPath: string; raw: Record<string, unknown>; weights: WeightIndex }> {
-  if (typeof source === 'string' && !(await isFile(join(source, 'model_index.json')))) {
-    // A unet/ folder on its own.
-    const configPath = join(source, 'config.json');
-    let text: string;
-    try {
-      text = await readFile(configPath, 'utf8');
-    } catch {
-      throw new UserError(
-        `${source}: neither a diffusers pipeline folder (model_index.json) nor a UNet folder (config.json)`,
-      );
-    }
-    let raw: unknown;
-    try {
-      raw = parsePythonJson(text);
-    } catch (error) {
-      throw new UserError(`${configPath}: not valid JSON (${(error as Error).message})`);
-    }
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-      throw new UserError(`${configPath}: expected a JSON object`);
-    }
-    return {
-      configPath,
-      raw: raw as Record<string, unknown>,
-      weights: await openComponentWeights(source, { variant }),
-    };
-  }
-  const folder =
-    typeof source === 'string' ? await openDiffusersFolder(source, { components: ['unet'] }) : source;
-  const { dir } = componentOf(folder, 'unet');
-  const raw = await readComponentConfig(folder, 'unet');
-  return { configPath: join(dir, 'config.json'), raw, weights: await openComponentWeights(dir, { variant }) };
-}
-
-async function isFile(path: string): Promise<boolean> {
-  return (await stat(path).catch(() => undefined))?.isFile() ?? false;
 }

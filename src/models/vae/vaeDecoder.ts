@@ -1,15 +1,9 @@
-import { join } from 'node:path';
 import { UserError } from '../../errors.ts';
 import { Graph, type Value } from '../../graph/index.ts';
 import { CompiledGraph, type HostTensor, type RuntimeOptions } from '../../runtime/session.ts';
-import {
-  componentOf,
-  type DiffusersFolder,
-  openDiffusersFolder,
-  openWeights,
-  readComponentConfig,
-} from '../../weights/diffusersFolder.ts';
+import type { DiffusersFolder } from '../../weights/diffusersFolder.ts';
 import { checkTensors, type WeightIndex } from '../../weights/weightIndex.ts';
+import { openComponentFiles } from '../componentFiles.ts';
 import type { LoadModelOptions } from '../loadOptions.ts';
 import { expectedTensors } from '../parameterSource.ts';
 import { ModelParameters } from '../parameters.ts';
@@ -87,11 +81,8 @@ export async function loadVaeDecoder(
   folder: string | DiffusersFolder,
   options: LoadModelOptions = {},
 ): Promise<VaeDecoder> {
-  const opened =
-    typeof folder === 'string' ? await openDiffusersFolder(folder, { components: [COMPONENT] }) : folder;
-  const configPath = join(componentOf(opened, COMPONENT).dir, 'config.json');
-  const config = parseAutoencoderKLConfig(configPath, await readComponentConfig(opened, COMPONENT));
-  const weights = await openWeights(opened, COMPONENT, options);
+  const { configPath, raw, weights } = await openComponentFiles(folder, COMPONENT, options);
+  const config = parseAutoencoderKLConfig(configPath, raw);
   const expected = expectedTensors(weights, (params) => {
     vaeDecoder(params, config, params.graph.input('latents', [1, config.latentChannels, 1, 1]));
   });
