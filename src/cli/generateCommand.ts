@@ -136,6 +136,14 @@ export function addGenerateCommand(program: Command): Command {
     .addOption(
       new Option('--device <device>', 'where ONNX Runtime runs the graphs').choices(DEVICES).default('cpu'),
     )
+    .addOption(
+      new Option(
+        '--dtype <dtype>',
+        'UNet compute precision; fp16 keeps attention softmax and norms in fp32 (text encoder and VAE stay fp32)',
+      )
+        .choices(['fp32', 'fp16'])
+        .default('fp32'),
+    )
     .option('--threads <n>', "ONNX Runtime's intra-op threads (default: all cores)", positiveInteger)
     .option('--variant <name>', 'weights variant to load or download, e.g. fp16')
     .option(

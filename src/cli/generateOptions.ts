@@ -42,6 +42,7 @@ export interface GenerateOptions {
   trace?: string;
   // runtime
   device?: Device;
+  dtype?: 'fp32' | 'fp16';
   threads?: number;
   variant?: string;
   cacheDir?: string;

@@ -56,6 +56,7 @@ export async function runGenerate(prompt: string, options: GenerateOptions): Pro
   const sd = await StableDiffusion.load(options.model, {
     variant: options.variant,
     device: options.device,
+    dtype: options.dtype === 'fp16' ? 'float16' : 'float32',
     threads: options.threads,
     cacheDir: options.cacheDir,
   });

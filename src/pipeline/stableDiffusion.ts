@@ -7,7 +7,12 @@ import { GuidanceGraph, type GuidanceGraphSpec, type GuidanceTokens } from '../g
 import { defaultSettings, type GsnSettings, stepSizes } from '../guidance/settings.ts';
 import { ClipTokenizer } from '../models/clipTokenizer.ts';
 import { type CompiledTextEncoder, loadTextEncoder, type TextEncoder } from '../models/textEncoder/index.ts';
-import { loadUNet, type NoisePredictor, type UNet2DConditionModel } from '../models/unet/index.ts';
+import {
+  loadUNet,
+  type NoisePredictor,
+  type UNet2DConditionModel,
+  type UNetDtype,
+} from '../models/unet/index.ts';
 import {
   type CompiledVaeDecoder,
   imageToRgb8,
@@ -30,6 +35,11 @@ import { type GuidanceTrace, settingsForTrace, type TraceStep } from './trace.ts
 export interface LoadOptions extends RuntimeOptions, Omit<ResolveModelOptions, 'cacheDir'> {
   /** Weights variant, e.g. `fp16`. */
   variant?: string;
+  /**
+   * The UNet's compute dtype (default float32). float16 keeps attention scores, softmax and norms in float32;
+   * the text encoder and the VAE always compute in float32 (SD's VAE overflows in half precision).
+   */
+  dtype?: UNetDtype;
 }
 
 export interface GeneratedImage {
@@ -70,12 +80,12 @@ export class StableDiffusion {
 
   /** Opens a diffusers folder or a Hugging Face repo id (downloaded into the standard cache). */
   static async load(model: string, options: LoadOptions = {}): Promise<StableDiffusion> {
-    const { variant, device, threads, cacheDir, ...hub } = options;
+    const { variant, dtype, device, threads, cacheDir, ...hub } = options;
     const root = await resolveModel(model, { ...hub, variant });
     const folder = await openDiffusersFolder(root);
     const [textEncoder, unet, vae, schedulerConfig] = await Promise.all([
       loadTextEncoder(folder, { variant }),
-      loadUNet(folder, { variant }),
+      loadUNet(folder, { variant, dtype }),
       loadVaeDecoder(folder, { variant }),
       readComponentConfig(folder, 'scheduler'),
     ]);

@@ -1,5 +1,6 @@
 import {
   add,
+  cast,
   conv2d,
   erf,
   groupNorm,
@@ -41,14 +42,20 @@ export function conv(
   return conv2d(x, weight, p.get('bias', [out]), { stride, padding });
 }
 
+// Norms compute in float32 whatever the compute dtype: their mean and variance over thousands of values lose
+// precision or overflow in half precision. (No-op casts vanish for float32 graphs.)
+const f32 = (v: Value) => cast(v, 'float32');
+
 /** nn.GroupNorm(groups, C, eps) with affine weights, over NC… input. */
 export function groupNormLayer(p: ParameterSource, x: Value, groups: number, eps: number): Value {
   const c = x.shape[1];
-  return groupNorm(x, p.get('weight', [c]), p.get('bias', [c]), groups, eps);
+  const y = groupNorm(f32(x), f32(p.get('weight', [c])), f32(p.get('bias', [c])), groups, eps);
+  return cast(y, x.dtype);
 }
 
 /** nn.LayerNorm(C) over the last axis, PyTorch's default eps 1e-5. */
 export function layerNormLayer(p: ParameterSource, x: Value, eps = 1e-5): Value {
   const c = x.shape[x.rank - 1];
-  return layerNorm(x, p.get('weight', [c]), p.get('bias', [c]), eps);
+  const y = layerNorm(f32(x), f32(p.get('weight', [c])), f32(p.get('bias', [c])), eps);
+  return cast(y, x.dtype);
 }

@@ -34,7 +34,8 @@ export function transformerBlock(
     resolution,
     heads,
   });
-  const upcast = options.upcastAttention;
+  // Half-precision scores lose the small probabilities the guidance reads: q·kᵀ and softmax run in float32.
+  const upcast = options.upcastAttention || x.dtype === 'float16';
   const only = options.onlyCrossAttention;
   let h = add(
     attention(p.scope('attn1'), layerNormLayer(p.scope('norm1'), x), only ? context : null, {

@@ -1,5 +1,5 @@
 import { UserError } from '../../errors.ts';
-import { cast, type DType, groupNorm, mul, sub, type Value } from '../../graph/index.ts';
+import { cast, type DType, mul, sub, type Value } from '../../graph/index.ts';
 import type { ParameterSource } from '../parameterSource.ts';
 import {
   type AttentionLayerInfo,
@@ -10,7 +10,7 @@ import {
 import type { BlockContext, BlockSettings } from './blockContext.ts';
 import type { UNetConfig } from './config.ts';
 import { downBlock } from './downBlock.ts';
-import { conv, silu } from './layers.ts';
+import { conv, groupNormLayer, silu } from './layers.ts';
 import { midBlock } from './midBlock.ts';
 import { sinusoidalEmbedding, timestepMlp, timestepsForBatch } from './timestepEmbedding.ts';
 import { upBlock } from './upBlock.ts';
@@ -126,14 +126,7 @@ export function unetForward(
     });
   });
 
-  const p = params.scope('conv_norm_out');
-  h = groupNorm(
-    h,
-    p.get('weight', [channels0]),
-    p.get('bias', [channels0]),
-    config.normNumGroups,
-    config.normEps,
-  );
+  h = groupNormLayer(params.scope('conv_norm_out'), h, config.normNumGroups, config.normEps);
   h = conv(params.scope('conv_out'), silu(h), config.outChannels, config.convOutKernel);
   return { noise: cast(h, 'float32'), attention: probes.records, layers: probes.layers };
 }
