@@ -24,6 +24,7 @@ import { selectTokens, type TokenSelection } from '../prompt/index.ts';
 import { type Seed, TorchCpuGenerator, TorchCudaGenerator } from '../random/index.ts';
 import type { RuntimeOptions } from '../runtime/session.ts';
 import { createScheduler } from '../schedulers/index.ts';
+import type { Scheduler } from '../schedulers/scheduler.ts';
 import type { RawSchedulerConfig } from '../schedulers/schedulerConfig.ts';
 import { openDiffusersFolder, readComponentConfig } from '../weights/diffusersFolder.ts';
 import { type ResolveModelOptions, resolveModel } from '../weights/resolveModel.ts';
@@ -143,35 +144,19 @@ export class StableDiffusion {
     textBatch.set(uncond.embedding, 0);
     textBatch.set(cond.embedding, uncond.embedding.length);
 
-    // Given latents replace the initial draw; a seed then still drives an ancestral scheduler's noise.
-    const seed = request.latents ? (request.seed ?? null) : (request.seed ?? randomInt(2 ** 32));
-    const generator =
-      seed === null
-        ? null
-        : request.rng === 'cuda'
-          ? new TorchCudaGenerator(seed)
-          : new TorchCpuGenerator(seed);
-    let initial: Float32Array;
-    if (request.latents) {
-      if (request.latents.length !== count * latentSize) {
-        throw new UserError(
-          `the given latents have ${request.latents.length} values; ${count} image(s) of ${width}×${height} need [${count}, ${this.unet.config.inChannels}, ${h}, ${w}]`,
-        );
-      }
-      initial = request.latents;
-    } else {
-      // One draw for all images, as diffusers does with num_images_per_prompt.
-      initial = generator!.randn([count, this.unet.config.inChannels, h, w]);
-    }
-
-    const noiseGraph = this.noisePredictor(h, w);
+    const shape = [count, this.unet.config.inChannels, h, w];
+    const { initial, seed, generator } = this.initialLatents(request, shape, width, height);
     const settings: GsnSettings | null =
       method === 'sd' ? null : { ...defaultSettings(method), ...request.gsn };
     const selection = settings ? selectTokens(this.tokenizer, request.prompt, request.tokens) : null;
-    const tokens: GuidanceTokens | null = selection
-      ? { objects: selection.tokenIndices, attributes: selection.attributeIndices }
-      : null;
-    const guidance = settings && tokens ? this.guidanceGraph(settings, tokens, h, w) : null;
+    const guidance: Guidance | null =
+      settings && selection
+        ? {
+            settings,
+            tokens: { objects: selection.tokenIndices, attributes: selection.attributeIndices },
+            text: cond.embedding,
+          }
+        : null;
 
     const images: GeneratedImage[] = [];
     for (let k = 0; k < count; k++) {
@@ -179,53 +164,91 @@ export class StableDiffusion {
         kind: request.scheduler,
         numInferenceSteps: request.steps ?? 50,
         karras: request.karras,
-        randn: generator ? (shape) => generator.randn(shape) : undefined,
-        sampleShape: [1, this.unet.config.inChannels, h, w],
+        randn: generator ? (s) => generator.randn(s) : undefined,
+        sampleShape: [1, ...shape.slice(1)],
       });
       const sigma = Math.fround(scheduler.initNoiseSigma);
-      let latent: Float32Array = initial
-        .slice(k * latentSize, (k + 1) * latentSize)
-        .map((v) => Math.fround(v * sigma));
-      const timesteps = scheduler.timesteps;
-      const sizes = settings ? stepSizes(settings, timesteps.length) : [];
-      const steps: TraceStep[] = [];
-
-      for (let i = 0; i < timesteps.length; i++) {
-        const t = timesteps[i];
-        if (settings && guidance && tokens && isGuidedStep(settings, i)) {
-          const graph = await guidance;
-          const evaluate = async (z: Float32Array, loopIndex: number) =>
-            graph.evaluate(z, t, cond.embedding, tokens, bindingWeight(loopIndex));
-          let maps: Float32Array | undefined;
-          const phase = await gsnPhase(latent, i, sizes[i], settings, async (z, loopIndex) => {
-            const evaluation = await evaluate(z, loopIndex);
-            maps = evaluation.maps;
-            return evaluation;
-          });
-          latent = phase.latent;
-          steps.push({
-            ...phase.report,
-            timestep: t,
-            maps: request.traceMaps && maps ? Array.from(maps) : undefined,
-          });
-        }
-        const input = scheduler.scaleModelInput(latent, i);
-        const pair = new Float32Array(latentSize * 2);
-        pair.set(input, 0);
-        pair.set(input, latentSize);
-        const noise = await (await noiseGraph).predict(pair, t, textBatch);
-        latent = scheduler.step(classifierFreeGuidance(noise, request.guidanceScale ?? 7.5), i, latent);
-        request.onProgress?.({ image: k, loopIndex: i, total: timesteps.length });
-      }
-
+      const start = initial.slice(k * latentSize, (k + 1) * latentSize).map((v) => Math.fround(v * sigma));
+      const run: DenoisingRun = { textBatch, guidance, request, image: k, h, w };
+      const { latent, steps } = await this.denoise(start, scheduler, run);
       const decoded = await (await this.vaeDecoder(h, w)).run({
         data: latent,
-        shape: [1, this.unet.config.inChannels, h, w],
+        shape: [1, ...shape.slice(1)],
       });
-      const trace = settings && selection ? traceOf(settings, selection, steps) : undefined;
+      const trace = guidance && selection ? traceOf(guidance.settings, selection, steps) : undefined;
       images.push({ rgb: imageToRgb8(decoded)[0], latents: latent, trace });
     }
     return { images, seed, warnings };
+  }
+
+  /**
+   * The starting noise [N, C, h, w]: the given latents, or one draw for all images from the PyTorch-compatible
+   * generator, as diffusers does with num_images_per_prompt. Given latents keep a given seed for an ancestral
+   * scheduler's step noise.
+   */
+  private initialLatents(request: GenerationRequest, shape: number[], width: number, height: number) {
+    const seed = request.latents ? (request.seed ?? null) : (request.seed ?? randomInt(2 ** 32));
+    const generator =
+      seed === null
+        ? null
+        : request.rng === 'cuda'
+          ? new TorchCudaGenerator(seed)
+          : new TorchCpuGenerator(seed);
+    if (!request.latents) return { initial: generator!.randn(shape), seed, generator };
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (request.latents.length !== size) {
+      throw new UserError(
+        `the given latents have ${request.latents.length} values; ${shape[0]} image(s) of ${width}×${height} need [${shape}]`,
+      );
+    }
+    return { initial: request.latents, seed, generator };
+  }
+
+  /**
+   * One image's denoising loop: at each loop index the GSN phase (where guided), then the batch-2
+   * classifier-free guidance pass on the updated latent and the scheduler step (ALGORITHM.md §2.4). Like the
+   * official code, the loss pass sees the latent itself, not the scheduler's scaled model input.
+   */
+  private async denoise(
+    start: Float32Array,
+    scheduler: Scheduler,
+    run: DenoisingRun,
+  ): Promise<{ latent: Float32Array; steps: TraceStep[] }> {
+    const { guidance, request, textBatch, h, w } = run;
+    const timesteps = scheduler.timesteps;
+    const sizes = guidance ? stepSizes(guidance.settings, timesteps.length) : [];
+    const graph = guidance ? await this.guidanceGraph(guidance.settings, guidance.tokens, h, w) : null;
+    const noiseGraph = await this.noisePredictor(h, w);
+    const steps: TraceStep[] = [];
+    let latent = start;
+    for (let i = 0; i < timesteps.length; i++) {
+      const t = timesteps[i];
+      if (guidance && graph && isGuidedStep(guidance.settings, i)) {
+        let maps: Float32Array | undefined;
+        const phase = await gsnPhase(latent, i, sizes[i], guidance.settings, async (z, loopIndex) => {
+          const evaluation = await graph.evaluate(
+            z,
+            t,
+            guidance.text,
+            guidance.tokens,
+            bindingWeight(loopIndex),
+          );
+          maps = evaluation.maps;
+          return evaluation;
+        });
+        latent = phase.latent;
+        const keepMaps = request.traceMaps && maps;
+        steps.push({ ...phase.report, timestep: t, maps: keepMaps ? Array.from(maps!) : undefined });
+      }
+      const input = scheduler.scaleModelInput(latent, i);
+      const pair = new Float32Array(input.length * 2);
+      pair.set(input, 0);
+      pair.set(input, input.length);
+      const noise = await noiseGraph.predict(pair, t, textBatch);
+      latent = scheduler.step(classifierFreeGuidance(noise, request.guidanceScale ?? 7.5), i, latent);
+      request.onProgress?.({ image: run.image, loopIndex: i, total: timesteps.length });
+    }
+    return { latent, steps };
   }
 
   /** Compiled graphs hold ONNX Runtime sessions; release them when done. */
@@ -283,6 +306,26 @@ export class StableDiffusion {
     }
     return graph;
   }
+}
+
+/** What GSN needs at every guided step of a run. */
+interface Guidance {
+  readonly settings: GsnSettings;
+  readonly tokens: GuidanceTokens;
+  /** The conditional text embedding [1, 77, D]: the loss pass is conditional only. */
+  readonly text: Float32Array;
+}
+
+/** One image's denoising inputs. */
+interface DenoisingRun {
+  /** [uncond, cond] text embeddings for the classifier-free guidance pass. */
+  readonly textBatch: Float32Array;
+  readonly guidance: Guidance | null;
+  readonly request: GenerationRequest;
+  readonly image: number;
+  /** Latent height and width. */
+  readonly h: number;
+  readonly w: number;
 }
 
 function traceOf(settings: GsnSettings, selection: TokenSelection, steps: TraceStep[]): GuidanceTrace {
