@@ -3,7 +3,7 @@ import type { GsnSettings } from './settings.ts';
 /** One loss evaluation at a latent: what the guidance graph returns. */
 export interface LossEvaluation {
   readonly loss: number;
-  /** A&E: the loss; D&B: min over tokens of the TV. */
+  /** A&E: min over tokens of the max attention; D&B: min over tokens of the TV. */
   readonly indicator: number;
   readonly gradient: Float32Array;
   readonly maxAttention: readonly number[];

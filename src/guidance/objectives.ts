@@ -6,7 +6,10 @@ import { type TvVariant, totalVariation } from './totalVariation.ts';
 /** What one loss evaluation yields: the loss, the refinement indicator and per-token diagnostics. */
 export interface Objective {
   readonly loss: Value;
-  /** A&E: the loss itself (refinement runs while loss > 1 − threshold). D&B: min over tokens of the TV. */
+  /**
+   * What the thresholds are read against, for the trace: A&E min over tokens of the max attention (its refinement
+   * itself tests loss > 1 − threshold, the same up to the clamp); D&B min over tokens of the TV.
+   */
   readonly indicator: Value;
   /** Max of each smoothed object map [k]. */
   readonly maxAttention: Value;
@@ -21,7 +24,7 @@ export interface Objective {
 export function attendExcite(objectMaps: Value): Objective {
   const maxAttention = G.reduceMax(objectMaps, [1, 2]);
   const loss = G.reduceMax(G.maximum(G.sub(1, maxAttention), 0));
-  return { loss, indicator: loss, maxAttention };
+  return { loss, indicator: G.reduceMin(maxAttention), maxAttention };
 }
 
 export interface BindingInputs {

@@ -20,7 +20,7 @@ function fakeEvaluator(method: GsnSettings['method']) {
       return { loss: -x - 1, indicator: x, gradient: Float32Array.of(-1), maxAttention: [x] };
     }
     const loss = Math.max(0, 1 - x / 10);
-    return { loss, indicator: loss, gradient: Float32Array.of(loss > 0 ? -10 : 0), maxAttention: [x / 10] };
+    return { loss, indicator: x / 10, gradient: Float32Array.of(loss > 0 ? -10 : 0), maxAttention: [x / 10] };
   };
   return { evaluate, seen };
 }

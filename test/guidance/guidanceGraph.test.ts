@@ -53,6 +53,8 @@ describe.each(GOLDEN_PROMPTS)('the guidance graph on %s', (key) => {
         expectClose([r.loss], await golden(key, `${step}/${c.name}/loss`), 1e-4, 1e-6);
         expectClose(r.gradient, await golden(key, `${step}/${c.name}/grad`), 5e-4);
         expect(r.maps.length).toBe(objects.length * 256);
+        const minimum = Math.min(...(c.method === 'attend-excite' ? r.maxAttention : r.totalVariation!));
+        expect(r.indicator).toBe(minimum);
       }
       await graph.release();
     });
