@@ -33,7 +33,8 @@ import { classifierFreeGuidance } from './classifierFreeGuidance.ts';
 import { type GenerationRequest, type Method, validateRequest } from './request.ts';
 import { type GuidanceTrace, settingsForTrace, type TraceStep } from './trace.ts';
 
-export interface LoadOptions extends RuntimeOptions, Omit<ResolveModelOptions, 'cacheDir'> {
+// `components` is left out: the pipeline needs all of them.
+export interface LoadOptions extends RuntimeOptions, Omit<ResolveModelOptions, 'cacheDir' | 'components'> {
   /** Weights variant, e.g. `fp16`. */
   variant?: string;
   /**

@@ -7,6 +7,8 @@ import { openComponentWeights, type WeightIndex } from './weightIndex.ts';
 /** The components a Stable Diffusion pipeline runs with. */
 export const SD_COMPONENTS = ['text_encoder', 'tokenizer', 'unet', 'vae', 'scheduler'] as const;
 
+export type SdComponent = (typeof SD_COMPONENTS)[number];
+
 /** Config file of a component: models, schedulers and tokenizers each name theirs differently. */
 const CONFIG_FILE_NAMES = ['config.json', 'scheduler_config.json', 'tokenizer_config.json'];
 

@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../errors.ts';
+import { SD_COMPONENTS, type SdComponent } from './diffusersFolder.ts';
 import { createDownloadProgress, type ProgressMode } from './downloadProgress.ts';
 import { assertValidRepoId, HubRepoCache, isCommitHash } from './hubCache.ts';
 import { downloadBlob } from './hubDownload.ts';
@@ -14,6 +15,11 @@ export interface HubDownloadOptions extends HubSettingsOverrides {
   revision?: string;
   /** Weight variant such as `fp16`; default the plain weights. */
   variant?: string;
+  /**
+   * Only these components' files (plus model_index.json), e.g. `['tokenizer']` to read a prompt's
+   * tokens without gigabytes of weights; default the whole pipeline.
+   */
+  components?: readonly SdComponent[];
   progress?: ProgressMode;
   /** Where informational lines go (default stderr). */
   log?: (line: string) => void;
@@ -30,8 +36,9 @@ export async function downloadPipeline(repoId: string, options: HubDownloadOptio
   const revision = options.revision ?? 'main';
   const cache = new HubRepoCache(settings.cacheDir, repoId);
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const wanted = { variant: options.variant, components: options.components ?? SD_COMPONENTS };
 
-  if (settings.offline) return cachedSnapshot(cache, revision, options.variant, 'HF_HUB_OFFLINE is set');
+  if (settings.offline) return cachedSnapshot(cache, revision, wanted, 'HF_HUB_OFFLINE is set');
 
   let info: Awaited<ReturnType<typeof fetchRevisionInfo>>;
   try {
@@ -39,7 +46,7 @@ export async function downloadPipeline(repoId: string, options: HubDownloadOptio
   } catch (err) {
     if (!(err instanceof HubNetworkError)) throw err;
     // Like huggingface_hub: without a network, a complete cached snapshot is good enough.
-    const fallback = await cachedSnapshot(cache, revision, options.variant, 'the Hub is unreachable').catch(
+    const fallback = await cachedSnapshot(cache, revision, wanted, 'the Hub is unreachable').catch(
       () => undefined,
     );
     if (!fallback) throw err;
@@ -49,7 +56,7 @@ export async function downloadPipeline(repoId: string, options: HubDownloadOptio
   await cache.writeRef(revision, info.commit);
 
   const where = `${repoId}@${revision}`;
-  const selection = selectPipelineFiles(where, info.files, options.variant);
+  const selection = selectPipelineFiles(where, info.files, wanted.variant, wanted.components);
   const progress = createDownloadProgress(options.progress ?? 'auto', log);
   const fetchFile = (file: string) => ensureSnapshotFile(settings, cache, info.commit, file, progress);
   for (const file of [...selection.files, ...selection.shardIndexes]) await fetchFile(file);
@@ -97,11 +104,11 @@ async function shardFiles(cache: HubRepoCache, commit: string, index: string): P
   return [...shards].sort().map((shard) => `${folder}${shard}`);
 }
 
-/** The cached snapshot for a revision if it holds every pipeline file, else a clear error. */
+/** The cached snapshot for a revision if it holds every file of the wanted components, else a clear error. */
 async function cachedSnapshot(
   cache: HubRepoCache,
   revision: string,
-  variant: string | undefined,
+  wanted: { variant: string | undefined; components: readonly SdComponent[] },
   why: string,
 ): Promise<string> {
   const notCached = (detail: string) =>
@@ -117,9 +124,21 @@ async function cachedSnapshot(
   }
   const present = await cache.listSnapshotFiles(commit);
   if (present.length === 0) throw notCached(`no snapshot folder for commit ${commit}`);
+  // An earlier download may have fetched only some components (`dnb tokens` fetches the tokenizer).
+  const absent = wanted.components.filter((name) => !present.some((file) => file.startsWith(`${name}/`)));
+  if (absent.length > 0) {
+    throw notCached(
+      `the snapshot of commit ${commit} holds no ${absent.map((name) => `${name}/`).join(', ')}`,
+    );
+  }
   let selection: ReturnType<typeof selectPipelineFiles>;
   try {
-    selection = selectPipelineFiles(`cached ${cache.repoId}@${revision}`, present, variant);
+    selection = selectPipelineFiles(
+      `cached ${cache.repoId}@${revision}`,
+      present,
+      wanted.variant,
+      wanted.components,
+    );
   } catch (err) {
     throw notCached((err as Error).message);
   }

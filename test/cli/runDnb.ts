@@ -11,10 +11,16 @@ export interface DnbRun {
   stderr: string;
 }
 
-/** Runs `node bin/dnb.js ARGS` as the user would (stderr is a pipe, not a terminal: no progress bar). */
-export function runDnb(args: readonly string[]): Promise<DnbRun> {
+/**
+ * Runs `node bin/dnb.js ARGS` as the user would (stderr is a pipe, not a terminal: no progress bar);
+ * `env` adds to the test's environment, e.g. HF_ENDPOINT for a fake Hub.
+ */
+export function runDnb(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<DnbRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [DNB, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [DNB, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

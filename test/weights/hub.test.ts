@@ -48,6 +48,14 @@ afterEach(async () => {
   hub = undefined;
 });
 
+const TOKENIZER_FILES = PLAIN_PIPELINE_FILES.filter((file) => file.startsWith('tokenizer/'));
+
+/** The repo files the Hub was asked about (HEAD or GET on a resolve URL), sorted. */
+function resolvedFiles(requests: FakeHub['requests']): string[] {
+  const files = requests.flatMap((r) => /\/resolve\/[^/]+\/(.+)$/.exec(r.path)?.[1] ?? []);
+  return [...new Set(files)].sort();
+}
+
 async function readTree(root: string): Promise<Map<string, Buffer>> {
   const files = new Map<string, Buffer>();
   for (const entry of await readdir(root, { recursive: true })) {
@@ -148,6 +156,43 @@ describe('resolveModel from the Hub', () => {
     expect(await vae.readFloat32('decoder.conv_in.bias')).toEqual(
       tinyValues('decoder.conv_in.bias', [4], 100),
     );
+  });
+
+  it('fetches only model_index.json and the tokenizer when asked for it; the full pipeline later reuses them', async () => {
+    const { env, repoDir, snapshot, hub } = await setUp();
+    expect(await resolveModel(REPO, { env, components: ['tokenizer'], ...quiet })).toBe(snapshot);
+    expect(await listFiles(snapshot)).toEqual(['model_index.json', ...TOKENIZER_FILES]);
+    expect(resolvedFiles(hub.requests)).toEqual(['model_index.json', ...TOKENIZER_FILES]);
+    expect(hub.requests.some((r) => r.path.startsWith('/cdn/') || r.path.endsWith('.safetensors'))).toBe(
+      false,
+    );
+    expect(await readdir(join(repoDir, 'blobs'))).toHaveLength(1 + TOKENIZER_FILES.length);
+
+    hub.requests.length = 0;
+    expect(await resolveModel(REPO, { env, ...quiet })).toBe(snapshot);
+    expect(await listFiles(snapshot)).toEqual(PLAIN_PIPELINE_FILES);
+    const cached = new Set(['model_index.json', ...TOKENIZER_FILES]);
+    expect(resolvedFiles(hub.requests)).toEqual(PLAIN_PIPELINE_FILES.filter((file) => !cached.has(file)));
+    const unet = await openWeights(await openDiffusersFolder(snapshot), 'unet');
+    expect(await unet.readFloat32('conv_in.bias')).toEqual(tinyValues('conv_in.bias', [4]));
+  });
+
+  it('offline with only the tokenizer cached: serves a tokenizer request, refuses a full one clearly', async () => {
+    const { env, snapshot, hub } = await setUp();
+    await resolveModel(REPO, { env, components: ['tokenizer'], ...quiet });
+    hub.requests.length = 0;
+    const offline = { ...env, HF_HUB_OFFLINE: '1' };
+    expect(await resolveModel(REPO, { env: offline, components: ['tokenizer'], ...quiet })).toBe(snapshot);
+
+    const message = (await errorOf(resolveModel(REPO, { env: offline, ...quiet }))).message;
+    expect(message).toMatch(
+      new RegExp(
+        `test-org/tiny-sd@main is not in the Hugging Face cache .*\\(the snapshot of commit ${COMMIT} holds ` +
+          'no text_encoder/, unet/, vae/, scheduler/\\) and HF_HUB_OFFLINE is set',
+      ),
+    );
+    expect(message).toMatch(/unset HF_HUB_OFFLINE/);
+    expect(hub.requests).toEqual([]);
   });
 
   it('fetches sharded weights: the index, then the shards it names', async () => {
