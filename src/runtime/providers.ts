@@ -9,7 +9,7 @@ const HOW_TO_ENABLE: Record<Device, string> = {
   cpu: '',
   webgpu:
     'WebGPU runs through Dawn, which needs a Vulkan driver on Linux (Debian: apt-get install mesa-vulkan-drivers libvulkan1) and a GPU it supports.',
-  cuda: 'The CUDA provider is an opt-in download: reinstall with ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node (needs internet, CUDA 12 and cuDNN 9).',
+  cuda: 'The CUDA provider is an opt-in download: run ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js (needs internet, CUDA 12 and cuDNN 9).',
 };
 
 export function parseDevice(name: string): Device {
