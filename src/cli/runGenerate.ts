@@ -2,6 +2,7 @@ import { UserError } from '../errors.ts';
 import { defaultSettings, type GsnSettings } from '../guidance/settings.ts';
 import { type GenerationRequest, validateRequest } from '../pipeline/request.ts';
 import { type GenerationResult, StableDiffusion } from '../pipeline/stableDiffusion.ts';
+import type { GuidanceTrace } from '../pipeline/trace.ts';
 import {
   formatSelectionOptions,
   formatTokenSelection,
@@ -137,6 +138,7 @@ export async function runGenerate(prompt: string, options: GenerateOptions): Pro
         tokens,
         settings,
       });
+      if (image.trace) reportCapHits(image.trace, count > 1 ? `image ${k}: ` : '');
       await writePng(imagePaths[k], image.rgb, texts, { overwrite });
       if (image.trace && tracePaths[k]) {
         await writeTextFile(tracePaths[k], `${JSON.stringify(image.trace, null, 2)}\n`, { overwrite });
@@ -164,6 +166,21 @@ function announceTokens(selection: TokenSelection): TokenSelection {
   if (selection.source === 'automatic')
     log(`  (chosen automatically; to change: ${formatSelectionOptions(selection)})`);
   return selection;
+}
+
+/**
+ * The official code prints "Exceeded max number of iterations" and goes on; so does this, once per capped
+ * refinement, with the indicator it ended on.
+ */
+function reportCapHits(trace: GuidanceTrace, prefix: string): void {
+  for (const step of trace.steps) {
+    const r = step.refinement;
+    if (!r?.capHit) continue;
+    log(
+      `${prefix}refinement at loop index ${step.loopIndex} stopped at its cap of ${r.cap} iterations ` +
+        `(indicator ${step.indicator.toPrecision(4)}, threshold ${r.threshold})`,
+    );
+  }
 }
 
 /** All images' final latents as one [N, C, h, w] tensor, the shape --latents reads back. */

@@ -51,6 +51,16 @@ describe('dnb generate --method divide-bind', () => {
     expect(run.stderr).toContain('tokens: objects: 3 dog, 7 crown; attributes: 2 purple, 6 green');
   });
 
+  it('reports each refinement that stopped at its cap, as the official code prints it', () => {
+    for (const loopIndex of [0, 10]) {
+      expect(run.stderr).toMatch(
+        new RegExp(
+          `refinement at loop index ${loopIndex} stopped at its cap of 3 iterations \\(indicator 0\\.\\d+, threshold 0\\.5\\)`,
+        ),
+      );
+    }
+  });
+
   it('reproduces the official stable D&B run', async () => {
     const file = await openSafetensors(saved);
     expectClose(
