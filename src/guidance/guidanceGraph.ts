@@ -66,9 +66,10 @@ export class GuidanceGraph {
       layer.kind === 'cross' &&
       (layer.resolution[0] === spec.attentionRes ||
         (spec.binding && layer.resolution[0] > spec.attentionRes));
-    // Every layer the gradient runs through keeps plain attention: the fused kernel's gradient would have to
-    // recompute its probabilities, which costs more than it saves.
-    const forward = unet.forward(g, inputs, { materialize: () => true });
+    // Only the layers the loss reads keep explicit probabilities (cross-attention: N×77, small). The others run
+    // fused forward and recompute their probabilities in query chunks for the gradient, so no [H, N, N]
+    // self-attention tensor is kept for the backward pass (8 × 4096² floats = 512 MiB per 64×64 layer).
+    const forward = unet.forward(g, inputs, { materialize: used });
     const attention = forward.attention.filter(used);
     const layers = forward.layers;
     checkResolution(layers, spec.attentionRes);

@@ -1,6 +1,6 @@
 import { GraphError } from '../errors.ts';
-import { grad } from '../grad.ts';
 import { apply, type OpDef, type Value } from '../graph.ts';
+import { chunkedAttentionGrad } from './chunkedAttentionGrad.ts';
 import { mul } from './elementwise.ts';
 import { matmul } from './matmul.ts';
 import { reshape } from './reshape.ts';
@@ -10,13 +10,18 @@ import { transpose } from './transpose.ts';
 interface MhaAttrs {
   readonly heads: number;
   readonly scale: number;
+  /** Query rows per chunk when the gradient recomputes the probabilities (not part of the ONNX node). */
+  readonly queryChunk: number;
 }
+
+/** 1024 queries keep one recomputed chunk of a 64×64 self-attention at 8·1024·4096 floats (128 MiB). */
+export const DEFAULT_QUERY_CHUNK = 1024;
 
 /**
  * softmax(q·kᵀ·scale)·v per head on [B, N, H·d] projections, as ONNX Runtime's contrib `MultiHeadAttention`
  * (domain com.microsoft): one kernel that splits and merges heads itself and never stores the probabilities.
- * Its gradient recomputes the attention with plain ops and differentiates that, so a guidance graph can run
- * fused layers forward and still get exact gradients through them.
+ * Its gradient recomputes the probabilities in query chunks (`chunkedAttentionGrad`), so a guidance graph can
+ * run these layers forward fused and backward without ever holding [B, H, N, L] at once.
  */
 const MultiHeadAttention: OpDef<MhaAttrs> = {
   name: 'MultiHeadAttention',
@@ -45,17 +50,17 @@ const MultiHeadAttention: OpDef<MhaAttrs> = {
   vjp(node, [g], needed) {
     if (!g) return [null, null, null];
     const [q, k, v] = node.inputs;
-    const recomputed = plainAttention(q, k, v, node.attrs);
-    const wrt = node.inputs.filter((_, i) => needed[i]);
-    const grads = grad(recomputed, wrt, g);
-    return node.inputs.map((input) =>
-      needed[node.inputs.indexOf(input)] ? grads[wrt.indexOf(input)] : null,
-    );
+    return chunkedAttentionGrad(q, k, v, node.outputs[0], g, needed, node.attrs);
   },
 };
 
 /** The same attention with plain ops: [B, N, H·d] → heads → softmax(q·kᵀ·scale)·v → [B, N, H·d]. */
-export function plainAttention(q: Value, k: Value, v: Value, { heads, scale }: MhaAttrs): Value {
+export function plainAttention(
+  q: Value,
+  k: Value,
+  v: Value,
+  { heads, scale }: { heads: number; scale: number },
+): Value {
   const [batch, queries, dim] = q.shape;
   const split = (x: Value) => transpose(reshape(x, [batch, x.shape[1], heads, dim / heads]), [0, 2, 1, 3]);
   const probs = softmax(mul(matmul(split(q), transpose(split(k), [0, 1, 3, 2])), scale), -1);
@@ -63,6 +68,16 @@ export function plainAttention(q: Value, k: Value, v: Value, { heads, scale }: M
 }
 
 /** Fused multi-head attention of [B, N, H·d] query and [B, L, H·d] key/value projections. */
-export function multiHeadAttention(q: Value, k: Value, v: Value, heads: number, scale: number): Value {
-  return apply(MultiHeadAttention, [q, k, v], { heads, scale })[0];
+export function multiHeadAttention(
+  q: Value,
+  k: Value,
+  v: Value,
+  heads: number,
+  scale: number,
+  queryChunk = DEFAULT_QUERY_CHUNK,
+): Value {
+  if (!(Number.isInteger(queryChunk) && queryChunk > 0)) {
+    throw new GraphError(`MultiHeadAttention: query chunk ${queryChunk} must be a positive integer`);
+  }
+  return apply(MultiHeadAttention, [q, k, v], { heads, scale, queryChunk })[0];
 }
