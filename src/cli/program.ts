@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { addGenerateCommand } from './generateCommand.ts';
+import { addStudioCommand } from './studioCommand.ts';
 import { addTokensCommand } from './tokensCommand.ts';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -20,5 +21,6 @@ export function createProgram(): Command {
     .showSuggestionAfterError();
   addGenerateCommand(program);
   addTokensCommand(program);
+  addStudioCommand(program);
   return program;
 }
