@@ -21,7 +21,7 @@ export function renderTokenChips(
         class: `chip ${role}`,
         title: 'click: add as object · shift+click: add as attribute',
       },
-      h('sub', {}, String(token.index)),
+      h('span', { class: 'index' }, String(token.index)),
       token.token,
     );
     chip.addEventListener('click', (event) => onPick(token, event.shiftKey ? 'attribute' : 'object'));
