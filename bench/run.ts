@@ -30,6 +30,8 @@ const { values: args } = parseArgs({
     'fp16-weights': { type: 'boolean', default: false },
     /** Comma-separated subset of text,cfg,gsn,vae,startup,generation. */
     only: { type: 'string' },
+    /** Comma-separated subset of the GSN variants ae,tv,tv_bind (all by default). */
+    variants: { type: 'string' },
     /** ONNX Runtime session options as JSON, e.g. '{"enableMemPattern":false}'. */
     'session-options': { type: 'string' },
     label: { type: 'string', default: '' },
@@ -39,6 +41,9 @@ const { values: args } = parseArgs({
 const sizes = args.size.split(',').map(Number);
 const reps = Number(args.reps);
 const stages = new Set((args.only ?? 'text,cfg,gsn,vae,startup,generation').split(','));
+const variants = args.variants
+  ? GSN_VARIANTS.filter((v) => args.variants!.split(',').includes(v))
+  : GSN_VARIANTS;
 const cacheDir = defaultCacheDir();
 const log = (line: string) => console.log(line);
 
@@ -157,7 +162,7 @@ async function benchSize(size: number): Promise<Record<string, unknown>> {
   }
 
   if (stages.has('gsn')) {
-    for (const variant of GSN_VARIANTS) {
+    for (const variant of variants) {
       const m = await measure(
         `gsn_${variant}`,
         () => GuidanceGraph.compile(unet, gsnSpec(variant, latent), runtime),

@@ -57,9 +57,19 @@ export class CompiledGraph {
     const options: ort.InferenceSession.SessionOptions = {
       executionProviders: [device],
       graphOptimizationLevel: 'all',
-      // Gradients of small losses underflow into subnormal floats, which the CPU handles ~100x slower: flushing
-      // them to zero made a GSN iteration 2.5x faster on SD 1.5 shapes, and values below 1.2e-38 change nothing.
-      extra: { session: { set_denormal_as_zero: '1' } },
+      // A memory pattern keeps a second, planned block beside the arena's first-run blocks (+2.5 GiB for a
+      // 512 px tv_bind guidance graph from its second run on); without it the arena reuses its blocks.
+      enableMemPattern: false,
+      extra: {
+        session: {
+          // Gradients of small losses underflow into subnormal floats, which the CPU handles ~100x slower:
+          // flushing them made a GSN iteration 2.5x faster on SD 1.5 shapes; values below 1.2e-38 change nothing.
+          set_denormal_as_zero: '1',
+          // Pre-packed weights are kept beside the originals: +2.4 GiB per SD 1.5 UNet session, for no
+          // measurable speed-up here (bench/RESULTS.md).
+          disable_prepacking: '1',
+        },
+      },
       ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
       ...sessionOptions,
     };
