@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { UserError } from '../errors.ts';
 import { bindingWeight } from '../guidance/binding.ts';
 import { gsnPhase, isGuidedStep } from '../guidance/gsnPhase.ts';
-import { GuidanceGraph, type GuidanceGraphSpec, type GuidanceTokens } from '../guidance/guidanceGraph.ts';
+import type { GuidanceGraphSpec, GuidanceTokens } from '../guidance/guidanceGraph.ts';
 import { defaultSettings, type GsnSettings, stepSizes } from '../guidance/settings.ts';
 import { ClipTokenizer } from '../models/clipTokenizer.ts';
 import { type CompiledTextEncoder, loadTextEncoder, type TextEncoder } from '../models/textEncoder/index.ts';
@@ -30,6 +30,7 @@ import { openDiffusersFolder, readComponentConfig } from '../weights/diffusersFo
 import { type ResolveModelOptions, resolveModel } from '../weights/resolveModel.ts';
 import { defaultAttentionRes } from './attentionResolution.ts';
 import { classifierFreeGuidance } from './classifierFreeGuidance.ts';
+import { GuidanceGraphPool, type GuidanceLease } from './guidanceGraphPool.ts';
 import { type GenerationRequest, type Method, validateRequest } from './request.ts';
 import { type GuidanceTrace, settingsForTrace, type TraceStep } from './trace.ts';
 
@@ -68,7 +69,7 @@ export class StableDiffusion {
   private textGraph?: Promise<CompiledTextEncoder>;
   private readonly noiseGraphs = new Map<string, Promise<NoisePredictor>>();
   private readonly decoderGraphs = new Map<string, Promise<CompiledVaeDecoder>>();
-  private readonly guidanceGraphs = new Map<string, Promise<GuidanceGraph>>();
+  private guidancePool?: GuidanceGraphPool;
 
   private constructor(
     readonly folder: string,
@@ -160,24 +161,39 @@ export class StableDiffusion {
         : null;
 
     const images: GeneratedImage[] = [];
-    for (let k = 0; k < count; k++) {
-      const scheduler = createScheduler(this.schedulerConfig, {
-        kind: request.scheduler,
-        numInferenceSteps: request.steps ?? 50,
-        karras: request.karras,
-        randn: generator ? (s) => generator.randn(s) : undefined,
-        sampleShape: [1, ...shape.slice(1)],
-      });
-      const sigma = Math.fround(scheduler.initNoiseSigma);
-      const start = initial.slice(k * latentSize, (k + 1) * latentSize).map((v) => Math.fround(v * sigma));
-      const run: DenoisingRun = { textBatch, guidance, request, image: k, h, w };
-      const { latent, steps } = await this.denoise(start, scheduler, run);
-      const decoded = await (await this.vaeDecoder(h, w)).run({
-        data: latent,
-        shape: [1, ...shape.slice(1)],
-      });
-      const trace = guidance && selection ? traceOf(guidance.settings, selection, steps) : undefined;
-      images.push({ rgb: imageToRgb8(decoded)[0], latents: latent, trace });
+    // Held for all images of the request; the last image lets go of it after its last guided loop index.
+    const lease = guidance ? this.guidanceGraph(guidance.settings, guidance.tokens, h, w) : null;
+    try {
+      for (let k = 0; k < count; k++) {
+        const scheduler = createScheduler(this.schedulerConfig, {
+          kind: request.scheduler,
+          numInferenceSteps: request.steps ?? 50,
+          karras: request.karras,
+          randn: generator ? (s) => generator.randn(s) : undefined,
+          sampleShape: [1, ...shape.slice(1)],
+        });
+        const sigma = Math.fround(scheduler.initNoiseSigma);
+        const start = initial.slice(k * latentSize, (k + 1) * latentSize).map((v) => Math.fround(v * sigma));
+        const run: DenoisingRun = {
+          textBatch,
+          guidance,
+          request,
+          image: k,
+          h,
+          w,
+          lease,
+          last: k === count - 1,
+        };
+        const { latent, steps } = await this.denoise(start, scheduler, run);
+        const decoded = await (await this.vaeDecoder(h, w)).run({
+          data: latent,
+          shape: [1, ...shape.slice(1)],
+        });
+        const trace = guidance && selection ? traceOf(guidance.settings, selection, steps) : undefined;
+        images.push({ rgb: imageToRgb8(decoded)[0], latents: latent, trace });
+      }
+    } finally {
+      await lease?.done();
     }
     return { images, seed, warnings };
   }
@@ -215,10 +231,11 @@ export class StableDiffusion {
     scheduler: Scheduler,
     run: DenoisingRun,
   ): Promise<{ latent: Float32Array; steps: TraceStep[] }> {
-    const { guidance, request, textBatch, h, w } = run;
+    const { guidance, request, textBatch, h, w, lease } = run;
     const timesteps = scheduler.timesteps;
     const sizes = guidance ? stepSizes(guidance.settings, timesteps.length) : [];
-    const graph = guidance ? await this.guidanceGraph(guidance.settings, guidance.tokens, h, w) : null;
+    const graph = lease ? await lease.graph : null;
+    const lastGuided = guidance ? lastGuidedIndex(guidance.settings, timesteps.length) : -1;
     const noiseGraph = await this.noisePredictor(h, w);
     const steps: TraceStep[] = [];
     let latent = start;
@@ -240,6 +257,7 @@ export class StableDiffusion {
         latent = phase.latent;
         const keepMaps = request.traceMaps && maps;
         steps.push({ ...phase.report, timestep: t, maps: keepMaps ? Array.from(maps!) : undefined });
+        if (run.last && i === lastGuided) await lease?.done();
       }
       const input = scheduler.scaleModelInput(latent, i);
       const pair = new Float32Array(input.length * 2);
@@ -258,9 +276,11 @@ export class StableDiffusion {
       ...(this.textGraph ? [this.textGraph] : []),
       ...this.noiseGraphs.values(),
       ...this.decoderGraphs.values(),
-      ...this.guidanceGraphs.values(),
     ];
-    await Promise.all(all.map(async (graph) => (await graph).release()));
+    await Promise.all([
+      ...all.map(async (graph) => (await graph).release()),
+      this.guidancePool?.releaseAll(),
+    ]);
   }
 
   private noisePredictor(h: number, w: number): Promise<NoisePredictor> {
@@ -283,12 +303,7 @@ export class StableDiffusion {
     return graph;
   }
 
-  private guidanceGraph(
-    settings: GsnSettings,
-    tokens: GuidanceTokens,
-    h: number,
-    w: number,
-  ): Promise<GuidanceGraph> {
+  private guidanceGraph(settings: GsnSettings, tokens: GuidanceTokens, h: number, w: number): GuidanceLease {
     const spec: GuidanceGraphSpec = {
       method: settings.method,
       tv: settings.tv,
@@ -299,13 +314,8 @@ export class StableDiffusion {
       width: w,
       keys: this.tokenizer.modelMaxLength,
     };
-    const key = JSON.stringify(spec);
-    let graph = this.guidanceGraphs.get(key);
-    if (!graph) {
-      graph = GuidanceGraph.compile(this.unet, spec, this.runtime);
-      this.guidanceGraphs.set(key, graph);
-    }
-    return graph;
+    this.guidancePool ??= new GuidanceGraphPool(this.unet, this.runtime);
+    return this.guidancePool.acquire(spec);
   }
 }
 
@@ -317,6 +327,12 @@ interface Guidance {
   readonly text: Float32Array;
 }
 
+/** The last loop index that runs GSN (updates or refinement), -1 if none. */
+function lastGuidedIndex(settings: GsnSettings, loopIterations: number): number {
+  for (let i = loopIterations - 1; i >= 0; i--) if (isGuidedStep(settings, i)) return i;
+  return -1;
+}
+
 /** One image's denoising inputs. */
 interface DenoisingRun {
   /** [uncond, cond] text embeddings for the classifier-free guidance pass. */
@@ -324,6 +340,9 @@ interface DenoisingRun {
   readonly guidance: Guidance | null;
   readonly request: GenerationRequest;
   readonly image: number;
+  /** The request's guidance graph, let go of after the last guided loop index of the last image. */
+  readonly lease: GuidanceLease | null;
+  readonly last: boolean;
   /** Latent height and width. */
   readonly h: number;
   readonly w: number;
