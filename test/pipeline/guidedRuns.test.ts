@@ -5,6 +5,7 @@ import type { GuidanceMethod } from '../../src/guidance/settings.ts';
 import { StableDiffusion } from '../../src/pipeline/stableDiffusion.ts';
 import { GOLDEN, golden, TINY_SD, tempDir } from '../helpers/fixtures.ts';
 import { officialLosses, type PromptRuns, portLosses, refinements } from '../helpers/officialLog.ts';
+import { stableGsn } from '../helpers/stableRuns.ts';
 import { expectClose } from '../helpers/tensors.ts';
 
 const phases = JSON.parse(readFileSync(join(GOLDEN, 'phases_manifest.json'), 'utf8')) as {
@@ -42,15 +43,7 @@ describe.each(phases.prompts)('stable guided runs on $key', (prompt) => {
           tokenIndices: prompt.token_indices,
           attributeIndices: binding && prompt.color_indices ? prompt.color_indices : undefined,
         },
-        gsn: {
-          scaleFactor: 3,
-          maxIterToAlter: 10,
-          thresholds: new Map([
-            [0, thresholds],
-            [10, thresholds],
-          ]),
-          refinementCaps: [3, 3],
-        },
+        gsn: stableGsn(thresholds),
       });
       const trace = images[0].trace!;
       expect(refinements(trace)).toEqual([

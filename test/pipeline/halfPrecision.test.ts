@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StableDiffusion } from '../../src/pipeline/stableDiffusion.ts';
 import { golden, TINY_SD, tempDir } from '../helpers/fixtures.ts';
+import { stablePurpleDog } from '../helpers/stableRuns.ts';
 import { expectClose } from '../helpers/tensors.ts';
 
 let sd: StableDiffusion;
@@ -28,23 +29,8 @@ describe('a float16 UNet', () => {
   });
 
   it('guides with Divide & Bind within 1e-2 of the float32 stable golden run', async () => {
-    const { images } = await sd.generate({
-      prompt: 'a purple dog and a green crown',
-      method: 'divide-bind',
-      latents: await golden('purple_dog_green_crown_phases', 'stable/init_latent'),
-      steps: 20,
-      tokens: { tokenIndices: [3, 7], attributeIndices: [2, 6] },
-      gsn: {
-        scaleFactor: 3,
-        maxIterToAlter: 10,
-        thresholds: new Map([
-          [0, 0.5],
-          [10, 0.5],
-        ]),
-        refinementCaps: [3, 3],
-      },
-    });
-    const expected = await golden('purple_dog_green_crown_phases', 'stable/dnb_tv_bind/final_latents');
+    const { request, expected } = await stablePurpleDog();
+    const { images } = await sd.generate(request);
     expectClose(images[0].latents, expected, 1e-2);
   });
 });

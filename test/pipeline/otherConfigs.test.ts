@@ -5,6 +5,7 @@ import { StableDiffusion } from '../../src/pipeline/stableDiffusion.ts';
 import { openSafetensors } from '../../src/weights/safetensors.ts';
 import { type TensorToWrite, writeSafetensors } from '../../src/weights/safetensorsWriter.ts';
 import { golden, TINY_SD, tempDir } from '../helpers/fixtures.ts';
+import { stablePurpleDog } from '../helpers/stableRuns.ts';
 import { expectClose } from '../helpers/tensors.ts';
 
 /**
@@ -58,23 +59,8 @@ describe('an SD 2.x-layout model', () => {
   });
 
   it('runs Divide & Bind with binding through the linear-projection layers (stable golden run)', async () => {
-    const { images } = await sd.generate({
-      prompt: 'a purple dog and a green crown',
-      method: 'divide-bind',
-      latents: await golden('purple_dog_green_crown_phases', 'stable/init_latent'),
-      steps: 20,
-      tokens: { tokenIndices: [3, 7], attributeIndices: [2, 6] },
-      gsn: {
-        scaleFactor: 3,
-        maxIterToAlter: 10,
-        thresholds: new Map([
-          [0, 0.5],
-          [10, 0.5],
-        ]),
-        refinementCaps: [3, 3],
-      },
-    });
-    const expected = await golden('purple_dog_green_crown_phases', 'stable/dnb_tv_bind/final_latents');
+    const { request, expected } = await stablePurpleDog();
+    const { images } = await sd.generate(request);
     expectClose(images[0].latents, expected, 1e-3);
   });
 });

@@ -4,7 +4,7 @@ import { TorchCpuGenerator } from '../../src/random/torchCpuGenerator.ts';
 import { compareExact, RNG_FIXTURES, readF32Safetensors } from './fixtures.ts';
 
 // Goldens: torch.randn(shape, generator=torch.Generator('cpu').manual_seed(seed), dtype=torch.float32)
-// from PyTorch 1.13 on x86 (copied from ../shared/fixtures/rng).
+// from PyTorch 1.13 on x86 (copied from the shared fixtures, rng/).
 const manifest = JSON.parse(readFileSync(`${RNG_FIXTURES}torch_cpu_randn.json`, 'utf8')) as {
   cases: { name: string; seed: number; shape: number[] }[];
 };
