@@ -29,6 +29,7 @@ import type { RawSchedulerConfig } from '../schedulers/schedulerConfig.ts';
 import { openDiffusersFolder, readComponentConfig } from '../weights/diffusersFolder.ts';
 import { type ResolveModelOptions, resolveModel } from '../weights/resolveModel.ts';
 import { defaultAttentionRes } from './attentionResolution.ts';
+import { batchedNoise } from './batchedNoise.ts';
 import { classifierFreeGuidance } from './classifierFreeGuidance.ts';
 import { GuidanceGraphPool, type GuidanceLease } from './guidanceGraphPool.ts';
 import { type GenerationRequest, type Method, validateRequest } from './request.ts';
@@ -160,6 +161,7 @@ export class StableDiffusion {
           }
         : null;
 
+    const noiseFor = generator ? batchedNoise(generator, count) : null;
     const images: GeneratedImage[] = [];
     // Held for all images of the request; the last image lets go of it after its last guided loop index.
     const lease = guidance ? this.guidanceGraph(guidance.settings, guidance.tokens, h, w) : null;
@@ -169,7 +171,7 @@ export class StableDiffusion {
           kind: request.scheduler,
           numInferenceSteps: request.steps ?? 50,
           karras: request.karras,
-          randn: generator ? (s) => generator.randn(s) : undefined,
+          randn: noiseFor?.(k),
           sampleShape: [1, ...shape.slice(1)],
         });
         const sigma = Math.fround(scheduler.initNoiseSigma);
