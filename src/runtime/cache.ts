@@ -3,6 +3,7 @@ import { link, mkdir, realpath, rename, rm, stat, writeFile } from 'node:fs/prom
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../errors.ts';
+import { fileExists } from '../fileExists.ts';
 import type { SerializedModel } from '../graph/onnx.ts';
 
 /** `$DNB_CACHE_DIR`, else `$XDG_CACHE_HOME/divide-and-bind`, else `~/.cache/divide-and-bind`. */
@@ -27,7 +28,7 @@ export async function cacheModel(model: SerializedModel, cacheDir = defaultCache
   }
   const folder = join(cacheDir, 'graphs', hash.digest('hex').slice(0, 32));
   const modelPath = join(folder, 'model.onnx');
-  if (await exists(modelPath)) return modelPath;
+  if (await fileExists(modelPath)) return modelPath;
 
   // Build in a sibling folder and rename it into place, so a crash or a concurrent writer never leaves a
   // half-written entry behind.
@@ -40,18 +41,9 @@ export async function cacheModel(model: SerializedModel, cacheDir = defaultCache
   } catch (error) {
     await rm(staging, { recursive: true, force: true });
     // Another process may have put the same entry in place first; that one is as good as ours.
-    if (!(await exists(modelPath))) throw error;
+    if (!(await fileExists(modelPath))) throw error;
   }
   return modelPath;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Hard-links a weights file (through any symlinks, as in the Hugging Face cache) into a cache entry. */

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { link, open, rename, stat, unlink } from 'node:fs/promises';
+import { link, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { UserError } from '../errors.ts';
+import { fileExists } from '../fileExists.ts';
 
 type FileHandle = Awaited<ReturnType<typeof open>>;
 
@@ -15,7 +16,7 @@ export async function writeFileAtomically(
   write: (handle: FileHandle) => Promise<void>,
   options: { overwrite?: boolean } = {},
 ): Promise<void> {
-  if (!options.overwrite && (await exists(path))) throw alreadyExists(path);
+  if (!options.overwrite && (await fileExists(path))) throw alreadyExists(path);
   const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
     const handle = await open(temporary, 'wx');
@@ -42,20 +43,11 @@ async function linkWithoutClobbering(temporary: string, path: string): Promise<v
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') throw alreadyExists(path);
     // File systems without hard links: fall back to check-then-rename.
-    if (await exists(path)) throw alreadyExists(path);
+    if (await fileExists(path)) throw alreadyExists(path);
     await rename(temporary, path);
   }
 }
 
 function alreadyExists(path: string): UserError {
   return new UserError(`${path} already exists; choose another path or allow overwriting it`);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
