@@ -1,23 +1,12 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readTree } from '../helpers/files.ts';
 import { TINY_SD, tempDir } from '../helpers/fixtures.ts';
 import { type FakeHub, startFakeHub } from '../weights/fakeHub.ts';
 import { runDnb } from './runDnb.ts';
 
 const REPO = 'test-org/tiny-sd';
 const COMMIT = '89abcdef0123456789abcdef0123456789abcdef';
-
-/** Every file of a folder, by its path relative to it (with `/`). */
-async function readTree(root: string): Promise<Map<string, Buffer>> {
-  const files = new Map<string, Buffer>();
-  for (const entry of await readdir(root, { recursive: true })) {
-    const full = join(root, entry);
-    if ((await stat(full)).isFile())
-      files.set(relative(root, full).split('\\').join('/'), await readFile(full));
-  }
-  return files;
-}
 
 describe('dnb tokens with a Hub repo id', () => {
   let hub: FakeHub;

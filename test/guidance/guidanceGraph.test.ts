@@ -1,20 +1,11 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { bindingWeight } from '../../src/guidance/binding.ts';
 import { GuidanceGraph, type GuidanceGraphSpec } from '../../src/guidance/guidanceGraph.ts';
 import { loadUNet, type UNet2DConditionModel } from '../../src/models/unet/index.ts';
-import { GOLDEN, GOLDEN_PROMPTS, golden, TINY_SD, tempDir } from '../helpers/fixtures.ts';
+import { GOLDEN_PROMPTS, golden, goldenManifest, TINY_SD, tempDir } from '../helpers/fixtures.ts';
 import { expectClose } from '../helpers/tensors.ts';
 
-interface ManifestPrompt {
-  key: string;
-  token_indices: number[];
-  color_indices: number[] | null;
-}
-const manifest = JSON.parse(readFileSync(join(GOLDEN, 'manifest.json'), 'utf8')) as {
-  prompts: ManifestPrompt[];
-};
+const manifest = goldenManifest();
 const cacheDir = tempDir();
 const STEPS = { t_first: { t: 981, loopIndex: 0 }, t_mid: { t: 501, loopIndex: 25 } } as const;
 

@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as G from '../../src/graph/index.ts';
 import { crossAttentionMaps, subsampledCrossAttentionMaps } from '../../src/guidance/attentionMaps.ts';
@@ -9,7 +7,7 @@ import { officialGaussianKernel, smoothMaps } from '../../src/guidance/smoothing
 import { tokenMaps } from '../../src/guidance/tokenMaps.ts';
 import { totalVariation } from '../../src/guidance/totalVariation.ts';
 import { CompiledGraph } from '../../src/runtime/session.ts';
-import { GOLDEN, GOLDEN_PROMPTS, golden, tempDir } from '../helpers/fixtures.ts';
+import { GOLDEN_PROMPTS, golden, goldenManifest, tempDir } from '../helpers/fixtures.ts';
 import { expectClose } from '../helpers/tensors.ts';
 
 const cacheDir = tempDir();
@@ -104,14 +102,7 @@ describe('worked examples of ALGORITHM.md §4', () => {
   });
 });
 
-interface ManifestPrompt {
-  key: string;
-  token_indices: number[];
-  color_indices: number[] | null;
-}
-const manifest = JSON.parse(readFileSync(join(GOLDEN, 'manifest.json'), 'utf8')) as {
-  prompts: ManifestPrompt[];
-};
+const manifest = goldenManifest();
 
 /**
  * The losses from the golden aggregated maps: everything after the UNet, against the official code's values.

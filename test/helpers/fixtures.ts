@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,4 +27,16 @@ export async function golden(file: string, name: string): Promise<Float32Array> 
 /** A fresh temporary folder (for graph caches and written files). */
 export function tempDir(prefix = 'dnb-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** A prompt of golden/manifest.json: its key, its text and the official token indices. */
+export interface GoldenManifestPrompt {
+  key: string;
+  prompt: string;
+  token_indices: number[];
+  color_indices: number[] | null;
+}
+
+export function goldenManifest(): { prompts: GoldenManifestPrompt[] } {
+  return JSON.parse(readFileSync(join(GOLDEN, 'manifest.json'), 'utf8'));
 }

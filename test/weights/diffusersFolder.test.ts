@@ -10,6 +10,7 @@ import {
 } from '../../src/weights/diffusersFolder.ts';
 import { parsePythonJson } from '../../src/weights/pythonJson.ts';
 import { checkTensors, openComponentWeights } from '../../src/weights/weightIndex.ts';
+import { userErrorOf } from '../helpers/userError.ts';
 import { useTempDirs } from './tempDir.ts';
 import { TINY_TENSORS, tinyValues, writeTinyPipelineFolder } from './tinyPipelineFolder.ts';
 
@@ -19,15 +20,6 @@ async function tinyFolder(options: Parameters<typeof writeTinyPipelineFolder>[1]
   const root = join(await tempDir(), 'tiny-sd');
   await writeTinyPipelineFolder(root, options);
   return root;
-}
-
-async function errorOf(promise: Promise<unknown>): Promise<Error> {
-  const error = await promise.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(error).toBeInstanceOf(UserError);
-  return error as Error;
 }
 
 describe('openDiffusersFolder', () => {
@@ -99,37 +91,39 @@ describe('openDiffusersFolder', () => {
 describe('diffusers folder errors', () => {
   it('says when the folder, model_index.json or a component is missing', async () => {
     const dir = await tempDir();
-    expect((await errorOf(openDiffusersFolder(join(dir, 'nope')))).message).toMatch(
+    expect((await userErrorOf(openDiffusersFolder(join(dir, 'nope')))).message).toMatch(
       /model folder .*nope not found; give a diffusers folder \(with model_index.json\) or a Hugging Face repo id/,
     );
     await writeFile(join(dir, 'model.ckpt'), 'x');
-    expect((await errorOf(openDiffusersFolder(join(dir, 'model.ckpt')))).message).toMatch(
+    expect((await userErrorOf(openDiffusersFolder(join(dir, 'model.ckpt')))).message).toMatch(
       /is a file, not a diffusers folder/,
     );
-    expect((await errorOf(openDiffusersFolder(dir))).message).toMatch(
+    expect((await userErrorOf(openDiffusersFolder(dir))).message).toMatch(
       /has no model_index.json, so it is not a diffusers pipeline folder/,
     );
 
     const root = await tinyFolder();
     await rm(join(root, 'vae'), { recursive: true });
-    expect((await errorOf(openDiffusersFolder(root))).message).toMatch(
+    expect((await userErrorOf(openDiffusersFolder(root))).message).toMatch(
       /the "vae" component folder is missing/,
     );
 
     const index = JSON.parse(await readFile(join(root, 'model_index.json'), 'utf8'));
     index.unet = [null, null];
     await writeFile(join(root, 'model_index.json'), JSON.stringify(index));
-    expect((await errorOf(openDiffusersFolder(root))).message).toMatch(
+    expect((await userErrorOf(openDiffusersFolder(root))).message).toMatch(
       /model_index.json: does not list the "unet" component/,
     );
     await writeFile(join(root, 'model_index.json'), '{"unet": [');
-    expect((await errorOf(openDiffusersFolder(root))).message).toMatch(/model_index.json: not valid JSON/);
+    expect((await userErrorOf(openDiffusersFolder(root))).message).toMatch(
+      /model_index.json: not valid JSON/,
+    );
   });
 
   it('lists the names looked for when weights are missing, and mentions --variant', async () => {
     const root = await tinyFolder();
     await rm(join(root, 'unet/diffusion_pytorch_model.safetensors'));
-    const message = (await errorOf(openComponentWeights(join(root, 'unet')))).message;
+    const message = (await userErrorOf(openComponentWeights(join(root, 'unet')))).message;
     expect(message).toMatch(/unet: no safetensors weights found/);
     expect(message).toMatch(/looked for model.safetensors, diffusion_pytorch_model.safetensors/);
     expect(message).toMatch(/diffusion_pytorch_model.safetensors.index.json/);
@@ -138,12 +132,12 @@ describe('diffusers folder errors', () => {
 
   it('suggests --variant fp16 when only fp16 files exist, and lists variants when one is missing', async () => {
     const root = await tinyFolder({ plain: false, fp16: true });
-    expect((await errorOf(openComponentWeights(join(root, 'vae')))).message).toMatch(
+    expect((await userErrorOf(openComponentWeights(join(root, 'vae')))).message).toMatch(
       /only variant weights are present .* pass --variant fp16/,
     );
     const plainOnly = await tinyFolder();
     expect(
-      (await errorOf(openComponentWeights(join(plainOnly, 'vae'), { variant: 'bf16' }))).message,
+      (await userErrorOf(openComponentWeights(join(plainOnly, 'vae'), { variant: 'bf16' }))).message,
     ).toMatch(
       /no "bf16" variant of the weights \(looked for model.bf16.safetensors.*available: the plain weights \(leave out --variant\)/,
     );
@@ -153,7 +147,7 @@ describe('diffusers folder errors', () => {
     const root = await tinyFolder();
     await rm(join(root, 'unet/diffusion_pytorch_model.safetensors'));
     await writeFile(join(root, 'unet/diffusion_pytorch_model.bin'), 'pickle');
-    const message = (await errorOf(openComponentWeights(join(root, 'unet')))).message;
+    const message = (await userErrorOf(openComponentWeights(join(root, 'unet')))).message;
     expect(message).toMatch(/only PyTorch pickle weights are present \(diffusion_pytorch_model.bin\)/);
     expect(message).toMatch(/reads .safetensors only/);
     expect(message).toMatch(/save_pretrained\('OUT', safe_serialization=True\)/);
@@ -166,15 +160,15 @@ describe('diffusers folder errors', () => {
     const index = JSON.parse(await readFile(indexPath, 'utf8'));
     index.weight_map['conv_in.bias'] = 'diffusion_pytorch_model-00002-of-00002.safetensors';
     await writeFile(indexPath, JSON.stringify(index));
-    expect((await errorOf(openComponentWeights(dir))).message).toMatch(
+    expect((await userErrorOf(openComponentWeights(dir))).message).toMatch(
       /index.json: says "conv_in.bias" is in diffusion_pytorch_model-00002-of-00002.safetensors, but that shard does not hold it/,
     );
     await rm(join(dir, 'diffusion_pytorch_model-00002-of-00002.safetensors'));
-    expect((await errorOf(openComponentWeights(dir))).message).toMatch(
+    expect((await userErrorOf(openComponentWeights(dir))).message).toMatch(
       /lists shard files that are missing: diffusion_pytorch_model-00002-of-00002.safetensors/,
     );
     await writeFile(indexPath, JSON.stringify({ weight_map: { x: '../../etc/passwd.safetensors' } }));
-    expect((await errorOf(openComponentWeights(dir))).message).toMatch(/names an invalid shard/);
+    expect((await userErrorOf(openComponentWeights(dir))).message).toMatch(/names an invalid shard/);
   });
 });
 

@@ -1,11 +1,12 @@
 import { lstat, mkdir, readdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { UserError } from '../../src/errors.ts';
 import { openDiffusersFolder, openWeights } from '../../src/weights/diffusersFolder.ts';
 import { resolveModel } from '../../src/weights/resolveModel.ts';
+import { readTree } from '../helpers/files.ts';
+import { userErrorOf } from '../helpers/userError.ts';
 import { type FakeHub, type FakeHubBehaviour, sha256, startFakeHub } from './fakeHub.ts';
 import { useTempDirs } from './tempDir.ts';
 import { type TinyFolderOptions, tinyValues, writeTinyPipelineFolder } from './tinyPipelineFolder.ts';
@@ -56,16 +57,6 @@ function resolvedFiles(requests: FakeHub['requests']): string[] {
   return [...new Set(files)].sort();
 }
 
-async function readTree(root: string): Promise<Map<string, Buffer>> {
-  const files = new Map<string, Buffer>();
-  for (const entry of await readdir(root, { recursive: true })) {
-    const full = join(root, entry);
-    if ((await stat(full)).isFile())
-      files.set(relative(root, full).split('\\').join('/'), await readFile(full));
-  }
-  return files;
-}
-
 /** A fake Hub serving a tiny pipeline repo, and the environment that points at it and a temp cache. */
 async function setUp(folder: TinyFolderOptions = { fp16: true }, behaviour: FakeHubBehaviour = {}) {
   const dir = await tempDir();
@@ -81,15 +72,6 @@ async function setUp(folder: TinyFolderOptions = { fp16: true }, behaviour: Fake
   };
   const repoDir = join(cache, 'models--test-org--tiny-sd');
   return { dir, env, cache, files, repoDir, snapshot: join(repoDir, 'snapshots', COMMIT), hub };
-}
-
-async function errorOf(promise: Promise<unknown>): Promise<Error> {
-  const error = await promise.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(error).toBeInstanceOf(UserError);
-  return error as Error;
 }
 
 async function listFiles(root: string): Promise<string[]> {
@@ -184,7 +166,7 @@ describe('resolveModel from the Hub', () => {
     const offline = { ...env, HF_HUB_OFFLINE: '1' };
     expect(await resolveModel(REPO, { env: offline, components: ['tokenizer'], ...quiet })).toBe(snapshot);
 
-    const message = (await errorOf(resolveModel(REPO, { env: offline, ...quiet }))).message;
+    const message = (await userErrorOf(resolveModel(REPO, { env: offline, ...quiet }))).message;
     expect(message).toMatch(
       new RegExp(
         `test-org/tiny-sd@main is not in the Hugging Face cache .*\\(the snapshot of commit ${COMMIT} holds ` +
@@ -242,7 +224,7 @@ describe('resolveModel from the Hub', () => {
       {},
       { servedInstead: new Map([[file, Buffer.from('too short')]]) },
     );
-    const message = (await errorOf(resolveModel(REPO, { env, ...quiet }))).message;
+    const message = (await userErrorOf(resolveModel(REPO, { env, ...quiet }))).message;
     const size = files.get(file)!.byteLength;
     expect(message).toMatch(
       new RegExp(`download of ${file} from ${REPO} has the wrong size: 9 bytes, the Hub announced ${size}`),
@@ -255,7 +237,7 @@ describe('resolveModel from the Hub', () => {
 
   it('explains a 401: HF_TOKEN and licence acceptance; sends the token as a Bearer header', async () => {
     const { env, hub } = await setUp({}, { requireToken: 'hf_secret' });
-    const message = (await errorOf(resolveModel(REPO, { env, ...quiet }))).message;
+    const message = (await userErrorOf(resolveModel(REPO, { env, ...quiet }))).message;
     expect(message).toMatch(/repository test-org\/tiny-sd not found on http:\/\/127.0.0.1:\d+ \(HTTP 401\)/);
     expect(message).toMatch(/set HF_TOKEN to an access token/);
     expect(message).toMatch(/accept its licence/);
@@ -271,7 +253,7 @@ describe('resolveModel from the Hub', () => {
     // The token saved by `huggingface-cli login` is used when HF_TOKEN is not set.
     await mkdir(join(dir, 'home'), { recursive: true });
     await writeFile(join(dir, 'home/token'), 'hf_wrong\n');
-    const message = (await errorOf(resolveModel(REPO, { env, ...quiet }))).message;
+    const message = (await userErrorOf(resolveModel(REPO, { env, ...quiet }))).message;
     expect(message).toMatch(
       /test-org\/tiny-sd is a gated model: accept its licence on http:\/\/127.0.0.1:\d+\/test-org\/tiny-sd/,
     );
@@ -281,18 +263,19 @@ describe('resolveModel from the Hub', () => {
 
   it('reports a missing repository and a missing revision', async () => {
     const { env } = await setUp();
-    expect((await errorOf(resolveModel('test-org/nope', { env, ...quiet }))).message).toMatch(
+    expect((await userErrorOf(resolveModel('test-org/nope', { env, ...quiet }))).message).toMatch(
       /repository test-org\/nope not found/,
     );
-    expect((await errorOf(resolveModel(REPO, { env, revision: 'v9', ...quiet }))).message).toMatch(
+    expect((await userErrorOf(resolveModel(REPO, { env, revision: 'v9', ...quiet }))).message).toMatch(
       /revision "v9" not found in test-org\/tiny-sd/,
     );
   });
 
   it('offline with nothing cached: a clear error and no requests', async () => {
     const { env, hub } = await setUp();
-    const message = (await errorOf(resolveModel(REPO, { env: { ...env, HF_HUB_OFFLINE: '1' }, ...quiet })))
-      .message;
+    const message = (
+      await userErrorOf(resolveModel(REPO, { env: { ...env, HF_HUB_OFFLINE: '1' }, ...quiet }))
+    ).message;
     expect(message).toMatch(
       /test-org\/tiny-sd@main is not in the Hugging Face cache .*HF_HUB_OFFLINE is set/,
     );
@@ -304,7 +287,9 @@ describe('resolveModel from the Hub', () => {
     const { env } = await setUp();
     await resolveModel(REPO, { env, ...quiet });
     const message = (
-      await errorOf(resolveModel(REPO, { env: { ...env, HF_HUB_OFFLINE: '1' }, variant: 'fp16', ...quiet }))
+      await userErrorOf(
+        resolveModel(REPO, { env: { ...env, HF_HUB_OFFLINE: '1' }, variant: 'fp16', ...quiet }),
+      )
     ).message;
     expect(message).toMatch(/not in the Hugging Face cache .*no "fp16" variant of the weights/);
   });
@@ -317,7 +302,7 @@ describe('resolveModel from the Hub', () => {
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     const unreachable = { ...env, HF_ENDPOINT: `http://127.0.0.1:${port}` };
 
-    const message = (await errorOf(resolveModel(REPO, { env: unreachable, ...quiet }))).message;
+    const message = (await userErrorOf(resolveModel(REPO, { env: unreachable, ...quiet }))).message;
     expect(message).toMatch(/cannot reach http:\/\/127.0.0.1:\d+ \(ECONNREFUSED\)/);
     expect(message).toMatch(/set HF_HUB_OFFLINE=1/);
     expect(message).toMatch(/local diffusers folder/);
@@ -337,7 +322,7 @@ describe('resolveModel from the Hub', () => {
       plain: false,
       extraFiles: { 'text_encoder/pytorch_model.bin': 'pickle', 'text_encoder/model.bin': 'pickle' },
     });
-    expect((await errorOf(resolveModel(REPO, { env, ...quiet }))).message).toMatch(
+    expect((await userErrorOf(resolveModel(REPO, { env, ...quiet }))).message).toMatch(
       /test-org\/tiny-sd@main\/text_encoder: only PyTorch pickle weights are present/,
     );
   });
@@ -359,11 +344,13 @@ describe('resolveModel with local paths', () => {
 
   it('says when a path-like argument does not exist or is a file', async () => {
     const dir = await tempDir();
-    expect((await errorOf(resolveModel('./no/such/folder'))).message).toMatch(/model folder .* not found/);
-    expect((await errorOf(resolveModel(join(dir, 'missing')))).message).toMatch(/not found/);
+    expect((await userErrorOf(resolveModel('./no/such/folder'))).message).toMatch(
+      /model folder .* not found/,
+    );
+    expect((await userErrorOf(resolveModel(join(dir, 'missing')))).message).toMatch(/not found/);
     await writeFile(join(dir, 'model.safetensors'), '');
-    expect((await errorOf(resolveModel(join(dir, 'model.safetensors')))).message).toMatch(/is a file/);
-    expect((await errorOf(resolveModel('bad--id'))).message).toMatch(
+    expect((await userErrorOf(resolveModel(join(dir, 'model.safetensors')))).message).toMatch(/is a file/);
+    expect((await userErrorOf(resolveModel('bad--id'))).message).toMatch(
       /not a valid Hugging Face repo id|neither/,
     );
   });
