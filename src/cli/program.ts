@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { addBenchmarkCommand } from './benchmarkCommand.ts';
 import { addGenerateCommand } from './generateCommand.ts';
 import { addStudioCommand } from './studioCommand.ts';
 import { addTokensCommand } from './tokensCommand.ts';
@@ -22,5 +23,6 @@ export function createProgram(): Command {
   addGenerateCommand(program);
   addTokensCommand(program);
   addStudioCommand(program);
+  addBenchmarkCommand(program);
   return program;
 }
