@@ -10,10 +10,10 @@ import type { RandomDevice, Seed } from '../random/index.ts';
 import type { Device } from '../runtime/providers.ts';
 import type { SchedulerKind } from '../schedulers/index.ts';
 
-export interface GenerateOptions {
+/** The options of generationOptions.ts, as commander parses them; shared by `generate` and `benchmark run`. */
+export interface GenerationSettingOptions {
   model: string;
-  method: Method;
-  seed?: Seed;
+  negativePrompt: string;
   rng: RandomDevice;
   steps: number;
   guidance: number;
@@ -21,17 +21,7 @@ export interface GenerateOptions {
   width?: number;
   scheduler?: SchedulerKind;
   karras?: boolean;
-  negativePrompt: string;
-  numImages?: number;
-  out: string;
-  latents?: string;
-  saveLatents?: string;
-  overwrite?: boolean;
-  // guidance
-  tokenIndices?: number[];
-  attributeIndices?: number[];
-  objects?: string[];
-  attributes?: string[];
+  // GSN settings
   maxIterToAlter?: number;
   scaleFactor?: number;
   scaleRange?: [number, number];
@@ -39,13 +29,28 @@ export interface GenerateOptions {
   refinementCaps?: [number, number];
   tv?: TvVariant;
   attentionRes?: number;
-  trace?: string;
   // runtime
   device?: Device;
   dtype?: 'fp32' | 'fp16';
   threads?: number;
   variant?: string;
   cacheDir?: string;
+}
+
+export interface GenerateOptions extends GenerationSettingOptions {
+  method: Method;
+  seed?: Seed;
+  numImages?: number;
+  out: string;
+  latents?: string;
+  saveLatents?: string;
+  overwrite?: boolean;
+  // guidance tokens
+  tokenIndices?: number[];
+  attributeIndices?: number[];
+  objects?: string[];
+  attributes?: string[];
+  trace?: string;
 }
 
 /** The options that only guided methods use, by their command-line names. */
@@ -82,7 +87,7 @@ export function tokenSpecification(options: GenerateOptions): TokenSpecification
 }
 
 /** The settings the user changed; the pipeline fills in the rest from the method's official defaults. */
-export function gsnOverrides(options: GenerateOptions): Partial<GsnSettings> {
+export function gsnOverrides(options: GenerationSettingOptions): Partial<GsnSettings> {
   const overrides: Partial<GsnSettings> = {
     maxIterToAlter: options.maxIterToAlter,
     scaleFactor: options.scaleFactor,

@@ -83,3 +83,19 @@ export function thresholds(text: string): Map<number, number> {
     throw new InvalidArgumentError('expected LOOP_INDEX:VALUE pairs, e.g. 0:0.05,10:0.2,20:0.3.');
   }
 }
+
+/** "0-63" or "0,5,10-12" → [0, 1, …, 63] or [0, 5, 10, 11, 12]: benchmark seeds, each below 2^53, no repeats. */
+export function seedList(text: string): number[] {
+  const seeds: number[] = [];
+  for (const part of text.split(',').map((p) => p.trim())) {
+    const range = /^(\d+)(?:-(\d+))?$/.exec(part);
+    const [first, last] = range ? [Number(range[1]), Number(range[2] ?? range[1])] : [Number.NaN, 0];
+    if (!Number.isSafeInteger(first) || !Number.isSafeInteger(last) || last < first) {
+      throw new InvalidArgumentError('expected seeds like 0-63 or 0,5,10-12 (ranges ascending).');
+    }
+    if (last - first >= 1_000_000) throw new InvalidArgumentError('expected at most a million seeds.');
+    for (let s = first; s <= last; s++) seeds.push(s);
+  }
+  if (new Set(seeds).size !== seeds.length) throw new InvalidArgumentError('a seed is listed twice.');
+  return seeds;
+}

@@ -3,6 +3,14 @@ import type { Rgb8Image } from '../models/vae/index.ts';
 import { writeFileAtomically } from '../weights/atomicFile.ts';
 import { addPngTextChunks, type PngText } from './pngTextChunks.ts';
 
+/** Encodes an RGB image as PNG with the given text chunks. */
+export async function encodePng(image: Rgb8Image, texts: readonly PngText[]): Promise<Buffer> {
+  const png = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+    .png()
+    .toBuffer();
+  return addPngTextChunks(png, texts);
+}
+
 /** Encodes an RGB image as PNG with the given text chunks and writes it atomically. */
 export async function writePng(
   path: string,
@@ -10,9 +18,6 @@ export async function writePng(
   texts: readonly PngText[],
   options: { overwrite?: boolean },
 ): Promise<void> {
-  const png = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
-    .png()
-    .toBuffer();
-  const withText = addPngTextChunks(png, texts);
+  const withText = await encodePng(image, texts);
   await writeFileAtomically(path, (handle) => handle.writeFile(withText), options);
 }

@@ -1,0 +1,125 @@
+/**
+ * The command-line options that `dnb generate` and `dnb benchmark run` share: sampling, GSN settings and
+ * runtime. Each command adds the groups it takes, so a flag, its parser, its help text and its default are
+ * written once.
+ */
+import { type Command, Option } from 'commander';
+import { defaultSettings, type GsnSettings } from '../guidance/settings.ts';
+import { DEVICES } from '../runtime/providers.ts';
+import { SCHEDULER_CLASS_NAMES } from '../schedulers/index.ts';
+import {
+  finiteNumber,
+  integerPair,
+  nonNegativeInteger,
+  numberPair,
+  positiveInteger,
+  thresholds,
+} from './optionParsers.ts';
+
+const AE = defaultSettings('attend-excite');
+const DNB = defaultSettings('divide-bind');
+
+/** "A&E x; D&B y", or just "x" where the methods agree: the help shows the official values from the code. */
+function officialDefault(show: (settings: GsnSettings) => string): string {
+  const [ae, dnb] = [show(AE), show(DNB)];
+  return ae === dnb ? `default: ${ae}` : `default: A&E ${ae}; D&B ${dnb}`;
+}
+
+const showThresholds = (s: GsnSettings) => [...s.thresholds].map(([i, v]) => `${i}:${v}`).join(',');
+
+/** -m/--model: the model to load. */
+export function addModelOption(command: Command): Command {
+  return command.requiredOption(
+    '-m, --model <dir|repo>',
+    'diffusers model folder, or Hugging Face repo id to download',
+  );
+}
+
+/** Negative prompt, generator, steps, CFG scale, size, scheduler. */
+export function addSamplingOptions(command: Command): Command {
+  return command
+    .option('-n, --negative-prompt <text>', 'what the image should not show', '')
+    .addOption(
+      new Option(
+        '--rng <device>',
+        "which PyTorch generator's noise to reproduce (official examples used cuda)",
+      )
+        .choices(['cpu', 'cuda'])
+        .default('cpu'),
+    )
+    .option('--steps <n>', 'denoising steps', positiveInteger, 50)
+    .option('--guidance <scale>', 'classifier-free guidance scale', finiteNumber, 7.5)
+    .option(
+      '--height <px>',
+      "image height, a multiple of 8 (default: the model's, 512 for SD 1.5)",
+      positiveInteger,
+    )
+    .option('--width <px>', "image width, a multiple of 8 (default: the model's)", positiveInteger)
+    .addOption(
+      new Option(
+        '--scheduler <name>',
+        "sampler (default: the model's scheduler_config.json, PNDM for SD 1.5)",
+      ).choices(Object.keys(SCHEDULER_CLASS_NAMES)),
+    )
+    .option('--karras', 'Karras sigmas (euler and dpm++ only)');
+}
+
+/** The GSN settings of the guided methods; unset means the method's official value. */
+export function addGsnSettingOptions(command: Command): Command {
+  return command
+    .option(
+      '--max-iter-to-alter <n>',
+      `update the latent at loop indices below n (${officialDefault((s) => `${s.maxIterToAlter}`)})`,
+      nonNegativeInteger,
+    )
+    .option(
+      '--scale-factor <x>',
+      `step size of the latent update (${officialDefault((s) => `${s.scaleFactor}`)})`,
+      finiteNumber,
+    )
+    .option(
+      '--scale-range <a,b>',
+      `step size scale runs from sqrt(a) to sqrt(b) over the loop (${officialDefault((s) => s.scaleRange.join(','))})`,
+      numberPair,
+    )
+    .option(
+      '--thresholds <i:v,…>',
+      `refine at loop index i until the indicator reaches v (${officialDefault(showThresholds)})`,
+      thresholds,
+    )
+    .option(
+      '--refinement-caps <first,later>',
+      `most refinement iterations at loop index 0 and later (${officialDefault((s) => s.refinementCaps.join(','))})`,
+      integerPair,
+    )
+    .addOption(
+      new Option(
+        '--tv <variant>',
+        "D&B total variation: the released code's or the paper's (default: official)",
+      ).choices(['official', 'paper']),
+    )
+    .option('--attention-res <n>', 'side of the object attention maps (default: 16)', positiveInteger);
+}
+
+/** Where and how ONNX Runtime runs, and which weights and graph cache it uses. */
+export function addRuntimeOptions(command: Command): Command {
+  return command
+    .optionsGroup('Runtime options:')
+    .addOption(
+      new Option('--device <device>', 'where ONNX Runtime runs the graphs').choices(DEVICES).default('cpu'),
+    )
+    .addOption(
+      new Option(
+        '--dtype <dtype>',
+        'UNet compute precision; fp16 keeps attention softmax and norms in fp32 (text encoder and VAE stay fp32)',
+      )
+        .choices(['fp32', 'fp16'])
+        .default('fp32'),
+    )
+    .option('--threads <n>', "ONNX Runtime's intra-op threads (default: all cores)", positiveInteger)
+    .option('--variant <name>', 'weights variant to load or download, e.g. fp16')
+    .option(
+      '--cache-dir <dir>',
+      'where compiled graphs are cached (default: $DNB_CACHE_DIR or ~/.cache/divide-and-bind)',
+    );
+}
