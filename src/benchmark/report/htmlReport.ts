@@ -12,11 +12,11 @@ export async function htmlReport(content: ReportContent): Promise<string> {
   const { input, summary, table, chartSvg, options } = content;
   const grids = selectImageGrids(input, options);
   const methods = input.methods.map(methodLabel);
-  const header = `<tr><th>Metric</th><th>Set</th>${methods.map((m) => `<th>${escape(m)}</th>`).join('')}</tr>`;
+  const header = `<tr><th>Metric</th><th>Set</th>${methods.map((m) => `<th>${escapeHtml(m)}</th>`).join('')}</tr>`;
   const body = table
     .map(
       (row) =>
-        `<tr><td>${escape(row.metric)}</td><td>${escape(row.set)}</td>${row.cells
+        `<tr><td>${escapeHtml(row.metric)}</td><td>${escapeHtml(row.set)}</td>${row.cells
           .map((cell) =>
             cell
               ? `<td><b>${cell.value}</b> <span class="ci">${cell.interval}</span>` +
@@ -28,7 +28,8 @@ export async function htmlReport(content: ReportContent): Promise<string> {
     .join('\n');
   const metricNotes = summary.metrics
     .map(
-      (metric) => `<li><b>${escape(METRIC_LABELS[metric])}</b>: ${escape(METRIC_DESCRIPTIONS[metric])}</li>`,
+      (metric) =>
+        `<li><b>${escapeHtml(METRIC_LABELS[metric])}</b>: ${escapeHtml(METRIC_DESCRIPTIONS[metric])}</li>`,
     )
     .join('');
   const gridHtml = (
@@ -40,12 +41,12 @@ export async function htmlReport(content: ReportContent): Promise<string> {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
-<title>${escape(content.title)}</title>
+<title>${escapeHtml(content.title)}</title>
 <style>${STYLE}</style>
 </head>
 <body>
-<h1>${escape(content.title)}</h1>
-<p class="muted">${escape(runLine(content))}</p>
+<h1>${escapeHtml(content.title)}</h1>
+<p class="muted">${escapeHtml(runLine(content))}</p>
 <section id="chart"><h2>Scores</h2>
 <p class="muted">Mean per set and method with 95% bootstrap intervals (${options.resamples} resamples over prompt × seed images); the figure over each bar is its change over SD.</p>
 <figure class="chart">${chartSvg}</figure>
@@ -72,16 +73,17 @@ async function gridSection(grid: ImageGrid, methods: string[], size: number): Pr
         row.images.map(async (entry, k) => {
           if (!entry) return '<td class="missing">not generated</td>';
           const thumbnail = await thumbnailPng(entry.imagePath, size);
-          if (!thumbnail) return `<td class="missing">unreadable: ${escape(entry.relativeImagePath)}</td>`;
+          if (!thumbnail)
+            return `<td class="missing">unreadable: ${escapeHtml(entry.relativeImagePath)}</td>`;
           const alt = `${row.prompt} · ${methods[k]} · seed ${row.seed}`;
-          return `<td><img src="${pngDataUri(thumbnail.png)}" alt="${escape(alt)}" title="${escape(alt)}" width="${thumbnail.width}" height="${thumbnail.height}"></td>`;
+          return `<td><img src="${pngDataUri(thumbnail.png)}" alt="${escapeHtml(alt)}" title="${escapeHtml(alt)}" width="${thumbnail.width}" height="${thumbnail.height}"></td>`;
         }),
       );
-      return `<tr><th scope="row"><span class="prompt">${escape(row.prompt)}</span><span class="muted">seed ${escape(row.seed)}</span></th>${cells.join('')}</tr>`;
+      return `<tr><th scope="row"><span class="prompt">${escapeHtml(row.prompt)}</span><span class="muted">seed ${escapeHtml(row.seed)}</span></th>${cells.join('')}</tr>`;
     }),
   );
-  return `<h3>${escape(grid.label)}</h3>
-<table class="grid" data-set="${escape(grid.set)}"><thead><tr><th></th>${methods.map((m) => `<th>${escape(m)}</th>`).join('')}</tr></thead>
+  return `<h3>${escapeHtml(grid.label)}</h3>
+<table class="grid" data-set="${escapeHtml(grid.set)}"><thead><tr><th></th>${methods.map((m) => `<th>${escapeHtml(m)}</th>`).join('')}</tr></thead>
 <tbody>${rows.join('\n')}</tbody></table>`;
 }
 
@@ -97,7 +99,7 @@ function runLine(content: ReportContent): string {
   return parts.join(' · ');
 }
 
-export function escape(text: string): string {
+export function escapeHtml(text: string): string {
   return text.replace(
     /[&<>"']/g,
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
