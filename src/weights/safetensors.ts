@@ -1,6 +1,6 @@
-import { open } from 'node:fs/promises';
 import { UserError } from '../errors.ts';
 import { type AnyTypedArray, type Dtype, type DtypeArrays, typedArrayView } from './dtypes.ts';
+import { readExactly, withFile } from './fileRange.ts';
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from './halfFloat.ts';
 import { HEADER_LENGTH_BYTES, parseHeader, parseHeaderLength, type TensorInfo } from './safetensorsHeader.ts';
 
@@ -41,8 +41,19 @@ export async function openSafetensors(path: string): Promise<SafetensorsFile> {
     return { header: parseHeader(path, headerBytes, size), byteLength: size };
   });
 
+  return { path, metadata: header.metadata, byteLength, ...tensorReader(path, header.tensors) };
+}
+
+/**
+ * The read methods of a SafetensorsFile for tensors located by absolute offset in `path`, whatever the file's
+ * format (a PyTorch checkpoint's stored zip entries too).
+ */
+export function tensorReader(
+  path: string,
+  tensors: Map<string, TensorInfo>,
+): Pick<SafetensorsFile, 'tensors' | 'readRaw' | 'readTyped' | 'readFloat32'> {
   const info = (name: string): TensorInfo => {
-    const found = header.tensors.get(name);
+    const found = tensors.get(name);
     if (!found) throw new UserError(`${path}: no tensor named "${name}"`);
     return found;
   };
@@ -84,46 +95,5 @@ export async function openSafetensors(path: string): Promise<SafetensorsFile> {
     }
   };
 
-  return {
-    path,
-    metadata: header.metadata,
-    tensors: header.tensors,
-    byteLength,
-    readRaw,
-    readTyped: readTyped as SafetensorsFile['readTyped'],
-    readFloat32,
-  };
-}
-
-/** Node refuses single reads of 2 GiB or more; big tensors are read in pieces. */
-const MAX_READ_BYTES = 1 << 30;
-
-type FileHandle = Awaited<ReturnType<typeof open>>;
-
-async function withFile<T>(path: string, use: (handle: FileHandle) => Promise<T>): Promise<T> {
-  let handle: FileHandle;
-  try {
-    handle = await open(path, 'r');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new UserError(`${path}: file not found`);
-    throw new UserError(`${path}: cannot open (${(err as Error).message})`);
-  }
-  try {
-    return await use(handle);
-  } finally {
-    await handle.close();
-  }
-}
-
-async function readExactly(handle: FileHandle, target: Uint8Array, position: number, path: string) {
-  let done = 0;
-  while (done < target.byteLength) {
-    const chunk = Math.min(target.byteLength - done, MAX_READ_BYTES);
-    const { bytesRead } = await handle.read(target, done, chunk, position + done);
-    if (bytesRead === 0) {
-      throw new UserError(`${path}: unexpected end of file at byte ${position + done} (the file shrank?)`);
-    }
-    done += bytesRead;
-  }
+  return { tensors, readRaw, readTyped: readTyped as SafetensorsFile['readTyped'], readFloat32 };
 }
