@@ -21,12 +21,15 @@ export interface WatchedPage {
   page: Page;
   /** Console errors and uncaught page errors, in order. */
   errors: string[];
-  /** Every request the page made that is not to a data: URL (and not to `allowedOrigin`, when given). */
+  /** Every request the page made that is not to a data: URL and does not start with one of `allowed`. */
   externalRequests: string[];
 }
 
-/** A new page that records console errors, page errors and requests, for "no errors, no network" checks. */
-export async function watchedPage(browser: Browser, allowedOrigin?: string): Promise<WatchedPage> {
+/**
+ * A new page that records console errors, page errors and requests, for "no errors, no network" checks;
+ * `allowed` holds URL prefixes that do not count (the page's own file or server).
+ */
+export async function watchedPage(browser: Browser, allowed: readonly string[] = []): Promise<WatchedPage> {
   const page = await browser.newPage();
   const errors: string[] = [];
   const externalRequests: string[] = [];
@@ -36,8 +39,7 @@ export async function watchedPage(browser: Browser, allowedOrigin?: string): Pro
   page.on('pageerror', (error) => errors.push(error.message));
   page.on('request', (request) => {
     const url = request.url();
-    if (url.startsWith('data:')) return;
-    if (allowedOrigin && url.startsWith(allowedOrigin)) return;
+    if (url.startsWith('data:') || allowed.some((prefix) => url.startsWith(prefix))) return;
     externalRequests.push(url);
   });
   return { page, errors, externalRequests };
