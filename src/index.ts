@@ -16,6 +16,10 @@ export {
   stepSizes,
 } from './guidance/settings.ts';
 export type { TvVariant } from './guidance/totalVariation.ts';
+/** The evaluation metrics: CLIPScore, A&E's CLIP image-text and text-text similarities, TIFA accuracy. */
+export * as metrics from './metrics/index.ts';
+/** CLIPModel: image and text features, as the metrics use them. */
+export * as clip from './models/clip/index.ts';
 export { ClipTokenizer } from './models/clipTokenizer.ts';
 /** The model builders: CLIP text encoder, UNet2DConditionModel (attention exposed), VAE decoder. */
 export * as textEncoder from './models/textEncoder/index.ts';
