@@ -1,5 +1,8 @@
 import type { Command } from 'commander';
 import { addReportCommand } from './benchmark/reportCommand.ts';
+import { addBenchmarkRunCommand } from './benchmark/runCommand.ts';
+import { addBenchmarkStatusCommand } from './benchmark/statusCommand.ts';
+import { addBenchmarkWorkerCommand } from './benchmark/workerCommand.ts';
 
 /** `dnb benchmark …`: the paper's evaluation, one subcommand per file in ./benchmark/. */
 export function addBenchmarkCommand(program: Command): Command {
@@ -7,5 +10,8 @@ export function addBenchmarkCommand(program: Command): Command {
     .command('benchmark')
     .description('Run, score and report the paper benchmarks (prompt sets × methods × seeds).');
   addReportCommand(benchmark);
+  addBenchmarkRunCommand(benchmark);
+  addBenchmarkWorkerCommand(benchmark);
+  addBenchmarkStatusCommand(benchmark);
   return benchmark;
 }
