@@ -1,8 +1,9 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../errors.ts';
+import { openPytorchCheckpoint } from './pytorchCheckpoint.ts';
 import { openSafetensors, type SafetensorsFile, type TensorInfo } from './safetensors.ts';
-import { chooseWeightFiles, parseShardIndex } from './weightFiles.ts';
+import { chooseWeightFiles, parseShardIndex, type WeightFormat } from './weightFiles.ts';
 
 export interface WeightEntry {
   file: SafetensorsFile;
@@ -34,8 +35,9 @@ export class WeightIndex {
 }
 
 /**
- * Opens the weights of a component folder (`unet/`, `vae/`, `text_encoder/`): a single safetensors
- * file or shards listed by an index, in the plain or the requested variant (e.g. `fp16`).
+ * Opens the weights of a component folder (`unet/`, `vae/`, `text_encoder/`, a transformers model folder): a
+ * single file or shards listed by an index, in the plain or the requested variant (e.g. `fp16`); safetensors
+ * when the folder has them, else PyTorch `.bin` checkpoints (read without running their pickle).
  */
 export async function openComponentWeights(
   dir: string,
@@ -49,7 +51,7 @@ export async function openComponentWeights(
   }
   const choice = chooseWeightFiles(dir, names, options.variant);
   if (choice.kind === 'single') {
-    const file = await openSafetensors(join(dir, choice.file));
+    const file = await openWeightFile(join(dir, choice.file), choice.format);
     return new WeightIndex(dir, [file], new Map([...file.tensors].map(([n, info]) => [n, { file, info }])));
   }
 
@@ -60,7 +62,7 @@ export async function openComponentWeights(
   if (missing.length > 0) {
     throw new UserError(`${indexPath}: lists shard files that are missing: ${missing.join(', ')}`);
   }
-  const files = await Promise.all(shardNames.map((name) => openSafetensors(join(dir, name))));
+  const files = await Promise.all(shardNames.map((name) => openWeightFile(join(dir, name), choice.format)));
   const tensors = new Map<string, WeightEntry>();
   for (const file of files) {
     for (const [name, info] of file.tensors) {
@@ -77,6 +79,11 @@ export async function openComponentWeights(
     }
   }
   return new WeightIndex(dir, files, tensors);
+}
+
+/** Opens one weight file; both formats give tensors located by byte offset, read on demand. */
+function openWeightFile(path: string, format: WeightFormat): Promise<SafetensorsFile> {
+  return format === 'pytorch' ? openPytorchCheckpoint(path) : openSafetensors(path);
 }
 
 export interface CheckTensorsOptions {

@@ -143,14 +143,14 @@ describe('diffusers folder errors', () => {
     );
   });
 
-  it('explains that only safetensors are read when a folder has PyTorch .bin weights', async () => {
+  it('falls back to PyTorch .bin weights when a folder has no safetensors, naming a file that is not one', async () => {
     const root = await tinyFolder();
     await rm(join(root, 'unet/diffusion_pytorch_model.safetensors'));
     await writeFile(join(root, 'unet/diffusion_pytorch_model.bin'), 'pickle');
     const message = (await userErrorOf(openComponentWeights(join(root, 'unet')))).message;
-    expect(message).toMatch(/only PyTorch pickle weights are present \(diffusion_pytorch_model.bin\)/);
-    expect(message).toMatch(/reads .safetensors only/);
-    expect(message).toMatch(/save_pretrained\('OUT', safe_serialization=True\)/);
+    expect(message).toMatch(
+      /unet\/diffusion_pytorch_model.bin: is not a PyTorch checkpoint \(not a zip archive/,
+    );
   });
 
   it('reports a missing shard and an index that disagrees with its shards', async () => {

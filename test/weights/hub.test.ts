@@ -317,14 +317,24 @@ describe('resolveModel from the Hub', () => {
     ]);
   });
 
-  it('refuses a repo with only PyTorch pickle weights', async () => {
-    const { env } = await setUp({
+  it('fetches the PyTorch .bin weights of a component without safetensors, and only those', async () => {
+    const { env, snapshot, hub } = await setUp({
       plain: false,
       extraFiles: { 'text_encoder/pytorch_model.bin': 'pickle', 'text_encoder/model.bin': 'pickle' },
     });
-    expect((await userErrorOf(resolveModel(REPO, { env, ...quiet }))).message).toMatch(
-      /test-org\/tiny-sd@main\/text_encoder: only PyTorch pickle weights are present/,
+    // The VAE has only a .ckpt (UNUSED_FILES), under no name a diffusers component uses.
+    const message = (await userErrorOf(resolveModel(REPO, { env, ...quiet }))).message;
+    expect(message).toMatch(
+      /test-org\/tiny-sd@main\/vae: no weights under the names this program reads .*diffusion_pytorch_model.ckpt are not read/,
     );
+    hub.requests.length = 0;
+    await resolveModel(REPO, { env, components: ['text_encoder'], ...quiet });
+    expect(resolvedFiles(hub.requests)).toEqual([
+      'model_index.json',
+      'text_encoder/config.json',
+      'text_encoder/pytorch_model.bin',
+    ]);
+    expect(await readFile(join(snapshot, 'text_encoder/pytorch_model.bin'), 'utf8')).toBe('pickle');
   });
 
   it('pins a commit: no ref file is written for a commit hash', async () => {
