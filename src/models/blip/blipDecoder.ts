@@ -1,6 +1,7 @@
 import { UserError } from '../../errors.ts';
 import { Graph } from '../../graph/index.ts';
 import { CompiledGraph, type HostTensor, type RuntimeOptions } from '../../runtime/session.ts';
+import type { NextTokenLogits } from '../generation/nextTokenLogits.ts';
 import type { BlipModel } from './blipModel.ts';
 import {
   crossKeysValuesOutputs,
@@ -139,7 +140,7 @@ export class DecodingRun {
     return { layers: text.numHiddenLayers, heads, headDim: text.hiddenSize / heads, vocab: text.vocabSize };
   }
 
-  readonly nextTokenLogits = async (rows: number[][], parents?: number[]): Promise<Float32Array[]> => {
+  readonly nextTokenLogits: NextTokenLogits = async (rows, parents) => {
     const length = rows[0]?.length ?? 0;
     if (length === 0 || rows.some((row) => row.length !== length)) {
       throw new Error('decoder rows must be non-empty and equally long');

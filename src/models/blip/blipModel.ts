@@ -25,7 +25,15 @@ export class BlipModel {
     readonly dir: string,
     readonly config: BlipConfig,
     readonly weights: WeightIndex,
+    /** config.json as written (text_config's generation settings are read from it). */
+    readonly rawConfig: Record<string, unknown>,
   ) {}
+
+  /** config.json's `text_config` as written: what the text decoder's generation config is built from. */
+  get rawTextConfig(): Record<string, unknown> {
+    const text = this.rawConfig.text_config;
+    return typeof text === 'object' && text !== null ? (text as Record<string, unknown>) : {};
+  }
 
   parameters(graph: Graph): ModelParameters {
     return new ModelParameters(graph, this.weights);
@@ -95,7 +103,7 @@ export async function loadBlipModel(
       ignoreUnexpected: isIgnoredTensor,
     },
   );
-  return new BlipModel(dir, config, weights);
+  return new BlipModel(dir, config, weights, raw);
 }
 
 /** Builds every part the architecture has on a throwaway graph, so the recorder sees every weight. */
