@@ -261,6 +261,13 @@ describe('decodeRgbImage: PIL convert("RGB") semantics', () => {
     expect((await userErrorOf(loadRgbImage(join(folder, 'missing.png')))).message).toContain(
       'Cannot read the image',
     );
+    const cmyk = await sharp(Buffer.alloc(4 * 4 * 3, 90), { raw: { width: 4, height: 4, channels: 3 } })
+      .toColourspace('cmyk')
+      .jpeg()
+      .toBuffer();
+    expect((await userErrorOf(decodeRgbImage(cmyk, 'print.jpg'))).message).toContain(
+      'print.jpg is a CMYK image, which is not supported',
+    );
   });
 });
 

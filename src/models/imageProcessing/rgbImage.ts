@@ -23,6 +23,9 @@ export interface RgbImage {
   data: Uint8Array;
 }
 
+/** The colour spaces whose samples PIL reads as they are (anything else would need a colour conversion). */
+const DECODED_SPACES = new Set<string>(['srgb', 'rgb16', 'b-w', 'grey16']);
+
 /** Reads and decodes an image file (PNG, JPEG, WebP, GIF, TIFF, ...) into RGB as PIL would. */
 export async function loadRgbImage(path: string): Promise<RgbImage> {
   let bytes: Uint8Array;
@@ -48,6 +51,11 @@ export async function decodeRgbImage(bytes: Uint8Array, label: string): Promise<
   if (!width || !height) throw new UserError(`${label} has no pixels`);
   if (space === 'cmyk') {
     throw new UserError(`${label} is a CMYK image, which is not supported: convert it to RGB first`);
+  }
+  if (!DECODED_SPACES.has(space)) {
+    throw new UserError(
+      `${label} is in the ${space} colour space, which is not supported: convert it to RGB first`,
+    );
   }
   const sixteenBit = depth === 'ushort';
   if (sixteenBit && format !== 'png') {
