@@ -20,6 +20,8 @@ const results = $('results');
 fetchInfo()
   .then((info) => {
     $('model').textContent = `${info.model} · ${info.width}×${info.height}`;
+    // Started with --benchmark DIR: /api/info names the run (a field ModelInfo in api.ts does not list).
+    $('benchmarks-link').hidden = !(info as { benchmark?: string | null }).benchmark;
   })
   .catch(() => {});
 

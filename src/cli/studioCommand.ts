@@ -1,11 +1,16 @@
+import type { Server } from 'node:http';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { UserError } from '../errors.ts';
 import { StableDiffusion } from '../pipeline/stableDiffusion.ts';
 import { DEVICES, type Device } from '../runtime/providers.ts';
+import { type BenchmarkRoutes, createBenchmarkRoutes } from '../server/benchmarkRoutes.ts';
+import { createBenchmarkServer } from '../server/benchmarkServer.ts';
 import { createStudioServer, listen } from '../server/studioServer.ts';
 import { nonNegativeInteger, positiveInteger } from './optionParsers.ts';
 
 interface StudioOptions {
-  model: string;
+  model?: string;
+  benchmark?: string;
   port: number;
   host: string;
   cacheDir?: string;
@@ -27,7 +32,11 @@ export function addStudioCommand(program: Command): Command {
         'Start the web studio: generate with plain SD, Attend & Excite and Divide & Bind side by side from one ' +
           "seed, and watch each object token's attention map and the losses over the steps.",
       )
-      .requiredOption('-m, --model <dir|repo>', 'diffusers model folder, or Hugging Face repo id to download')
+      .option('-m, --model <dir|repo>', 'diffusers model folder, or Hugging Face repo id to download')
+      .option(
+        '--benchmark <dir>',
+        'also show this benchmark run (chart, table, image grids); without --model, only that view',
+      )
       .option('--port <n>', 'port to listen on (0: any free port)', port, 7860)
       // Loopback by default: anyone who can reach the studio can keep the machine busy generating.
       .option(
@@ -48,15 +57,29 @@ export function addStudioCommand(program: Command): Command {
 }
 
 async function runStudio(options: StudioOptions): Promise<void> {
-  process.stderr.write(`Loading ${options.model}…\n`);
-  const sd = await StableDiffusion.load(options.model, {
-    cacheDir: options.cacheDir,
-    threads: options.threads,
-    device: options.device,
-  });
-  const server = createStudioServer(sd);
+  if (options.model === undefined && options.benchmark === undefined) {
+    throw new UserError('give --model MODEL to generate, --benchmark DIR to browse a benchmark run, or both');
+  }
+  const benchmark =
+    options.benchmark === undefined
+      ? undefined
+      : createBenchmarkRoutes(options.benchmark, { generation: options.model !== undefined });
+  let sd: StableDiffusion | undefined;
+  let server: Server;
+  if (options.model === undefined) {
+    server = createBenchmarkServer(benchmark as BenchmarkRoutes);
+  } else {
+    process.stderr.write(`Loading ${options.model}…\n`);
+    sd = await StableDiffusion.load(options.model, {
+      cacheDir: options.cacheDir,
+      threads: options.threads,
+      device: options.device,
+    });
+    server = createStudioServer(sd, { benchmark });
+  }
   const url = await listen(server, options.host, options.port);
   process.stderr.write(`Studio ready at ${url} (Ctrl+C to stop)\n`);
+  if (benchmark) process.stderr.write(`Benchmark ${benchmark.dir}: ${url}benchmarks.html\n`);
   await new Promise<void>((done) => {
     process.once('SIGINT', done);
     process.once('SIGTERM', done);
@@ -64,5 +87,6 @@ async function runStudio(options: StudioOptions): Promise<void> {
   process.stderr.write('Stopping the studio…\n');
   server.closeAllConnections();
   await new Promise((done) => server.close(done));
-  await sd.release();
+  benchmark?.close();
+  await sd?.release();
 }

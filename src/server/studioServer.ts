@@ -6,6 +6,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { StableDiffusion } from '../pipeline/stableDiffusion.ts';
+import type { BenchmarkRoutes } from './benchmarkRoutes.ts';
 import { createGenerateHandler } from './generateRoute.ts';
 import { sendError, sendJson } from './httpIo.ts';
 import { serveStatic } from './staticFiles.ts';
@@ -18,6 +19,8 @@ export interface StudioServerOptions {
   webRoot?: string;
   /** Where unexpected errors are written (default stderr). */
   log?: (text: string) => void;
+  /** A benchmark run to show in the Benchmarks view (`--benchmark DIR`). */
+  benchmark?: BenchmarkRoutes;
 }
 
 export function createStudioServer(sd: StableDiffusion, options: StudioServerOptions = {}): Server {
@@ -28,6 +31,7 @@ export function createStudioServer(sd: StableDiffusion, options: StudioServerOpt
     const path = (request.url ?? '/').split('?')[0];
     const method = request.method ?? 'GET';
     try {
+      if (await options.benchmark?.handle(request, response)) return;
       if (path === '/api/generate') {
         if (method !== 'POST') return methodNotAllowed(response, 'POST');
         await generate(request, response);
@@ -36,7 +40,12 @@ export function createStudioServer(sd: StableDiffusion, options: StudioServerOpt
         handleTokens(sd.tokenizer, request, response);
       } else if (path === '/api/info') {
         const [height, width] = sd.defaultSize;
-        sendJson(response, 200, { model: sd.folder, height, width });
+        sendJson(response, 200, {
+          model: sd.folder,
+          height,
+          width,
+          benchmark: options.benchmark?.dir ?? null,
+        });
       } else if (method === 'GET' || method === 'HEAD') {
         await serveStatic(webRoot, request, response);
       } else {

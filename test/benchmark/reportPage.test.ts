@@ -9,6 +9,13 @@ import { BenchmarkStore } from '../../src/benchmark/store.ts';
 import { hasChromium, launchChromium, watchedPage } from '../helpers/chromium.ts';
 import { makeTestRun, type TestRun } from './reportRun.ts';
 
+/** The fields of a DOM image the test reads (the tests' tsconfig has no DOM library). */
+interface LoadedImage {
+  complete: boolean;
+  naturalWidth: number;
+  naturalHeight: number;
+}
+
 /** The HTML report as a reader sees it, in Debian's chromium: what is drawn, and that it fetches nothing. */
 describe.skipIf(!hasChromium)('benchmark report in a browser', () => {
   let run: TestRun;
@@ -52,7 +59,7 @@ describe.skipIf(!hasChromium)('benchmark report in a browser', () => {
     for (const image of await images.all()) {
       await image.scrollIntoViewIfNeeded();
       expect(await image.isVisible()).toBe(true);
-      const size = await image.evaluate((img: HTMLImageElement) => [
+      const size = await image.evaluate((img: LoadedImage) => [
         img.complete,
         img.naturalWidth,
         img.naturalHeight,
