@@ -82,7 +82,7 @@ export async function decodeRgbImage(bytes: Uint8Array, label: string): Promise<
   }
   const { channels } = raw.info;
   const samples = sixteenBit
-    ? new Uint16Array(raw.data.buffer, raw.data.byteOffset, raw.data.byteLength / 2)
+    ? new Uint16Array(new Uint8Array(raw.data).buffer) // a copy: a view needs an even byte offset
     : new Uint8Array(raw.data.buffer, raw.data.byteOffset, raw.data.byteLength);
   const colourBands = gray ? 1 : 3;
   if (channels !== colourBands && channels !== colourBands + 1) {
