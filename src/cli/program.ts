@@ -1,12 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { addBenchmarkCommand } from './benchmarkCommand.ts';
-import { addCaptionCommand } from './captionCommand.ts';
 import { addClipScoreCommand } from './clipScoreCommand.ts';
 import { addGenerateCommand } from './generateCommand.ts';
 import { addStudioCommand } from './studioCommand.ts';
 import { addTokensCommand } from './tokensCommand.ts';
-import { addVqaCommand } from './vqaCommand.ts';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -28,7 +26,5 @@ export function createProgram(): Command {
   addStudioCommand(program);
   addBenchmarkCommand(program);
   addClipScoreCommand(program);
-  addCaptionCommand(program);
-  addVqaCommand(program);
   return program;
 }
