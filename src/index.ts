@@ -59,5 +59,11 @@ export {
   type Scheduler,
   type SchedulerKind,
 } from './schedulers/index.ts';
+export { openPytorchCheckpoint } from './weights/pytorchCheckpoint.ts';
+export {
+  type ResolveTransformersModelOptions,
+  resolveTransformersModel,
+  type TransformersModelFiles,
+} from './weights/resolveTransformersModel.ts';
 export { openSafetensors, type SafetensorsFile } from './weights/safetensors.ts';
 export { type TensorToWrite, writeSafetensors } from './weights/safetensorsWriter.ts';

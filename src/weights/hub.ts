@@ -1,18 +1,8 @@
-import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { UserError } from '../errors.ts';
 import { SD_COMPONENTS, type SdComponent } from './diffusersFolder.ts';
-import { createDownloadProgress, type ProgressMode } from './downloadProgress.ts';
-import { assertValidRepoId, HubRepoCache, isCommitHash } from './hubCache.ts';
-import { downloadBlob } from './hubDownload.ts';
-import { fetchFileMetadata, fetchRevisionInfo, HubNetworkError } from './hubHttp.ts';
-import { type HubSettings, type HubSettingsOverrides, readHubSettings } from './hubSettings.ts';
+import { downloadSnapshot, type SnapshotDownloadOptions } from './hubSnapshot.ts';
 import { selectPipelineFiles } from './pipelineFiles.ts';
-import { parseShardIndex } from './weightFiles.ts';
 
-export interface HubDownloadOptions extends HubSettingsOverrides {
-  /** Branch, tag or commit hash; default `main`. */
-  revision?: string;
+export interface HubDownloadOptions extends SnapshotDownloadOptions {
   /** Weight variant such as `fp16`; default the plain weights. */
   variant?: string;
   /**
@@ -20,9 +10,6 @@ export interface HubDownloadOptions extends HubSettingsOverrides {
    * tokens without gigabytes of weights; default the whole pipeline.
    */
   components?: readonly SdComponent[];
-  progress?: ProgressMode;
-  /** Where informational lines go (default stderr). */
-  log?: (line: string) => void;
 }
 
 /**
@@ -31,120 +18,15 @@ export interface HubDownloadOptions extends HubSettingsOverrides {
  * snapshot cost no request; offline (HF_HUB_OFFLINE=1) only the cache is used.
  */
 export async function downloadPipeline(repoId: string, options: HubDownloadOptions = {}): Promise<string> {
-  assertValidRepoId(repoId);
-  const settings = readHubSettings(options);
-  const revision = options.revision ?? 'main';
-  const cache = new HubRepoCache(settings.cacheDir, repoId);
-  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const wanted = { variant: options.variant, components: options.components ?? SD_COMPONENTS };
-
-  if (settings.offline) return cachedSnapshot(cache, revision, wanted, 'HF_HUB_OFFLINE is set');
-
-  let info: Awaited<ReturnType<typeof fetchRevisionInfo>>;
-  try {
-    info = await fetchRevisionInfo(settings, repoId, revision);
-  } catch (err) {
-    if (!(err instanceof HubNetworkError)) throw err;
-    // Like huggingface_hub: without a network, a complete cached snapshot is good enough.
-    const fallback = await cachedSnapshot(cache, revision, wanted, 'the Hub is unreachable').catch(
-      () => undefined,
-    );
-    if (!fallback) throw err;
-    log(`warning: ${err.summary}; using the cached snapshot ${fallback}`);
-    return fallback;
-  }
-  await cache.writeRef(revision, info.commit);
-
-  const where = `${repoId}@${revision}`;
-  const selection = selectPipelineFiles(where, info.files, wanted.variant, wanted.components);
-  const progress = createDownloadProgress(options.progress ?? 'auto', log);
-  const fetchFile = (file: string) => ensureSnapshotFile(settings, cache, info.commit, file, progress);
-  for (const file of [...selection.files, ...selection.shardIndexes]) await fetchFile(file);
-  for (const index of selection.shardIndexes) {
-    for (const shard of await shardFiles(cache, info.commit, index)) {
-      if (!info.files.includes(shard)) {
-        throw new UserError(`${where}: ${index} lists ${shard}, which the repository does not have`);
-      }
-      await fetchFile(shard);
-    }
-  }
-  return cache.snapshotDir(info.commit);
-}
-
-/** Links snapshots/{commit}/{file} to its blob, downloading the blob unless it is cached. */
-async function ensureSnapshotFile(
-  settings: HubSettings,
-  cache: HubRepoCache,
-  commit: string,
-  file: string,
-  progress: ReturnType<typeof createDownloadProgress>,
-): Promise<void> {
-  // A snapshot is immutable: a file present for this commit is the right file, no request needed.
-  if (await cache.hasSnapshotFile(commit, file)) return;
-  const target = { repoId: cache.repoId, revision: commit, file };
-  const metadata = await fetchFileMetadata(settings, target);
-  const blobPath = cache.blobPath(metadata.etag);
-  const blobSize = (await stat(blobPath).catch(() => undefined))?.size;
-  // Blobs are shared between snapshots: a file unchanged since another commit is not downloaded again.
-  if (blobSize !== metadata.size) {
-    await downloadBlob(
-      settings,
-      { url: metadata.downloadUrl, blobPath, size: metadata.size, target },
-      progress,
-    );
-  }
-  await cache.linkSnapshotFile(commit, file, metadata.etag);
-}
-
-/** Repo paths of the shards a downloaded (or cached) index names. */
-async function shardFiles(cache: HubRepoCache, commit: string, index: string): Promise<string[]> {
-  const path = join(cache.snapshotDir(commit), index);
-  const folder = index.slice(0, index.lastIndexOf('/') + 1);
-  const shards = new Set(parseShardIndex(path, await readFile(path, 'utf8')).values());
-  return [...shards].sort().map((shard) => `${folder}${shard}`);
-}
-
-/** The cached snapshot for a revision if it holds every file of the wanted components, else a clear error. */
-async function cachedSnapshot(
-  cache: HubRepoCache,
-  revision: string,
-  wanted: { variant: string | undefined; components: readonly SdComponent[] },
-  why: string,
-): Promise<string> {
-  const notCached = (detail: string) =>
-    new UserError(
-      `${cache.repoId}@${revision} is not in the Hugging Face cache ${cache.cacheDir} (${detail}) and ${why}; ` +
-        'download it once with network access (unset HF_HUB_OFFLINE), or pass a local diffusers folder',
-    );
-  const commit = await cache.commitFor(revision);
-  if (!commit) {
-    throw notCached(
-      isCommitHash(revision) ? 'no snapshot for this commit' : `no refs/${revision} recording its commit`,
-    );
-  }
-  const present = await cache.listSnapshotFiles(commit);
-  if (present.length === 0) throw notCached(`no snapshot folder for commit ${commit}`);
-  // An earlier download may have fetched only some components (`dnb tokens` fetches the tokenizer).
-  const absent = wanted.components.filter((name) => !present.some((file) => file.startsWith(`${name}/`)));
-  if (absent.length > 0) {
-    throw notCached(
-      `the snapshot of commit ${commit} holds no ${absent.map((name) => `${name}/`).join(', ')}`,
-    );
-  }
-  let selection: ReturnType<typeof selectPipelineFiles>;
-  try {
-    selection = selectPipelineFiles(
-      `cached ${cache.repoId}@${revision}`,
-      present,
-      wanted.variant,
-      wanted.components,
-    );
-  } catch (err) {
-    throw notCached((err as Error).message);
-  }
-  const shards: string[] = [];
-  for (const index of selection.shardIndexes) shards.push(...(await shardFiles(cache, commit, index)));
-  const missing = shards.filter((shard) => !present.includes(shard));
-  if (missing.length > 0) throw notCached(`missing ${missing.join(', ')}`);
-  return cache.snapshotDir(commit);
+  const { variant } = options;
+  const components = options.components ?? SD_COMPONENTS;
+  return downloadSnapshot(repoId, options, {
+    select: (where, repoFiles) => selectPipelineFiles(where, repoFiles, variant, components),
+    // An earlier download may have fetched only some components (`dnb tokens` fetches the tokenizer).
+    notInCache(present) {
+      const absent = components.filter((name) => !present.some((file) => file.startsWith(`${name}/`)));
+      return absent.length > 0 ? `holds no ${absent.map((name) => `${name}/`).join(', ')}` : undefined;
+    },
+    localAlternative: 'a local diffusers folder',
+  });
 }
