@@ -99,6 +99,20 @@ describe('openPytorchCheckpoint on torch.save files', () => {
     expect(Array.from(await file.readFloat32('unit_dim.odd_stride'))).toEqual(dtypeValues('F32', 4));
   });
 
+  it('reads records under any folder name, as older torch named it after the file', async () => {
+    const renamed = Object.fromEntries(
+      Object.entries(subsetRecords()).map(([name, data]) => [
+        name.replace(/^archive\//, 'pytorch_model/'),
+        data,
+      ]),
+    );
+    const file = await openPytorchCheckpoint(await writeCheckpoint(renamed));
+    expect(file.tensors.size).toBe(38);
+    expect(await file.readFloat32('text_projection.weight')).toEqual(
+      await (await openSafetensors(CLIP)).readFloat32('text_projection.weight'),
+    );
+  });
+
   it('selects the "model" entry of a LAVIS-style {"model": ..., "epoch": 3} checkpoint', async () => {
     const file = await openPytorchCheckpoint(join(PYTORCH, 'nested-model.pth'));
     expect([...file.tensors.keys()]).toEqual(['logit_scale', 'text_projection.weight']);
