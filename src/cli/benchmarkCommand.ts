@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { addImportCommand } from './benchmark/importCommand.ts';
 import { addReportCommand } from './benchmark/reportCommand.ts';
 import { addBenchmarkRunCommand } from './benchmark/runCommand.ts';
 import { addBenchmarkStatusCommand } from './benchmark/statusCommand.ts';
@@ -9,6 +10,7 @@ export function addBenchmarkCommand(program: Command): Command {
   const benchmark = program
     .command('benchmark')
     .description('Run, score and report the paper benchmarks (prompt sets × methods × seeds).');
+  addImportCommand(benchmark);
   addReportCommand(benchmark);
   addBenchmarkRunCommand(benchmark);
   addBenchmarkWorkerCommand(benchmark);
