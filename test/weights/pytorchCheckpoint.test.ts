@@ -2,13 +2,17 @@ import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
 import { unzipSync, type Zippable, zipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
+import { UserError } from '../../src/errors.ts';
 import * as G from '../../src/graph/index.ts';
 import { ModelParameters } from '../../src/models/parameters.ts';
 import { CompiledGraph } from '../../src/runtime/session.ts';
 import type { Dtype } from '../../src/weights/dtypes.ts';
-import { openPytorchCheckpoint } from '../../src/weights/pytorchCheckpoint.ts';
+import { PickleError, unpickle } from '../../src/weights/pickle.ts';
+import { openPytorchCheckpoint, selectStateDict } from '../../src/weights/pytorchCheckpoint.ts';
+import { torchStateDictPolicy } from '../../src/weights/pytorchCheckpointPickle.ts';
 import { openSafetensors } from '../../src/weights/safetensors.ts';
 import { openComponentWeights } from '../../src/weights/weightIndex.ts';
 import { userErrorOf } from '../helpers/userError.ts';
@@ -449,5 +453,30 @@ describe('openPytorchCheckpoint on damaged or foreign files', () => {
 
     const bigEndian = await writeCheckpoint({ ...records, 'archive/byteorder': ascii('big') });
     expect(await refusal(bigEndian)).toMatch(/was saved on a big-endian machine; only little-endian/);
+  });
+});
+
+describe('the pickle machine on corrupted input', () => {
+  it('gives a result or a refusal for any corruption of a real data.pkl, never another exception', () => {
+    const original = subsetRecords()['archive/data.pkl']!;
+    const corruption = fc.record({
+      edits: fc.array(fc.tuple(fc.nat({ max: original.length - 1 }), fc.integer({ min: 0, max: 255 })), {
+        minLength: 1,
+        maxLength: 4,
+      }),
+      keep: fc.integer({ min: 0, max: original.length }),
+    });
+    fc.assert(
+      fc.property(corruption, ({ edits, keep }) => {
+        const bytes = new Uint8Array(original);
+        for (const [at, value] of edits) bytes[at] = value;
+        try {
+          selectStateDict('data.pkl', unpickle(bytes.subarray(0, keep), torchStateDictPolicy()));
+        } catch (err) {
+          if (!(err instanceof PickleError) && !(err instanceof UserError)) throw err;
+        }
+      }),
+      { numRuns: 500, seed: 8 },
+    );
   });
 });
