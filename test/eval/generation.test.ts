@@ -504,6 +504,14 @@ describe('generationConfigFrom', () => {
     });
   });
 
+  it('gives the same settings from the text config as written, which omits its class defaults', () => {
+    const written = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8')).text_config;
+    const kwargs = { ...blip, num_beams: 3, max_length: 30, min_length: 10 };
+    expect(generationConfigFrom(written, undefined, kwargs)).toEqual(
+      generationConfigFrom(captionConfig.text_config, undefined, kwargs),
+    );
+  });
+
   it('takes nested text_config values for attributes still at their defaults (from_model_config)', () => {
     // The outer BLIP config has bos/eos/pad null; its text_config has 30522 / 2 / 0, which is what
     // save_pretrained wrote into the folder's generation_config.json.

@@ -171,8 +171,11 @@ function finiteNumber(settings: Settings, key: string, positive: boolean): numbe
 
 /**
  * The settings a transformers 4.33 `generate(**overrides)` call resolves, for a model whose folder holds
- * `config.json` (`modelConfig`, with its class defaults applied, as `PretrainedConfig.to_dict()` gives it) and
- * maybe `generation_config.json` (`generationConfigJson`):
+ * `config.json` (`modelConfig`) and maybe `generation_config.json` (`generationConfigJson`). transformers reads
+ * the model config with the model class's defaults applied (`PretrainedConfig.to_dict()`); a config.json as
+ * written omits them, which only matters where a class default differs from GenerationConfig's, in practice the
+ * token ids (BlipTextConfig: bos 30522, eos 2, pad 0), so pass either the resolved config or those ids in
+ * `overrides`.
  *
  * 1. the model's generation config: `generation_config.json` over GenerationConfig's class defaults (max_length
  *    20, min_length 0, num_beams 1, length_penalty 1.0, repetition_penalty 1.0, early_stopping False); but when
