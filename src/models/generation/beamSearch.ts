@@ -64,7 +64,8 @@ export async function beamSearch(
   for (;;) {
     const rowLogits = await scorer.score(rows, parents);
     const vocab = rowLogits[0].length;
-    if (numBeams * vocab < 2 * numBeams) {
+    if (vocab < 2) {
+      // torch.topk needs 2·num_beams of the num_beams·vocab candidates.
       throw new UserError(`beam search needs a vocabulary of at least 2 ids (the model has ${vocab})`);
     }
     const candidates = new Float32Array(numBeams * vocab);
