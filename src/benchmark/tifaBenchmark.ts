@@ -74,14 +74,16 @@ export async function loadTifaBenchmark(options: TifaOptions = {}): Promise<Prom
     const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
     const timeoutMs = options.timeoutMs ?? DOWNLOAD_TIMEOUT_MS;
     // Both fetched and checked before either is written, so the cache never holds one without the other.
-    texts = [];
-    for (const file of files) texts.push(await download(`${baseUrl}/${file}`, file, timeoutMs, log));
+    const downloads: Downloaded[] = [];
+    for (const file of files) downloads.push(await download(`${baseUrl}/${file}`, file, timeoutMs, log));
     await mkdir(folder, { recursive: true });
     for (const [i, file] of files.entries()) {
-      await writeFileAtomically(join(folder, file), (handle) => handle.writeFile(texts[i]), {
+      // The bytes as served, so the cache holds the published file exactly.
+      await writeFileAtomically(join(folder, file), (handle) => handle.writeFile(downloads[i].bytes), {
         overwrite: true,
       });
     }
+    texts = downloads.map((downloaded) => downloaded.text);
   }
 
   const [inputs, pairs] = [
@@ -109,13 +111,18 @@ function parsed<T>(text: string, path: string, parse: (text: string) => T): T {
   }
 }
 
+interface Downloaded {
+  bytes: Uint8Array;
+  text: string;
+}
+
 /** GETs one file whole and checks it is complete, well-formed TIFA JSON. */
 async function download(
   url: string,
   file: string,
   timeoutMs: number,
   log: (line: string) => void,
-): Promise<string> {
+): Promise<Downloaded> {
   const advice = `set DNB_TIFA_BASE_URL to a base URL that serves ${file} (default ${TIFA_DEFAULT_BASE_URL})`;
   log(`downloading ${file} from ${url}`);
   let response: Response;
@@ -159,5 +166,5 @@ async function download(
         `base URL: ${advice})`,
     );
   }
-  return text;
+  return { bytes, text };
 }
