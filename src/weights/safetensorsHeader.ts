@@ -113,20 +113,47 @@ export function parseHeader(path: string, headerBytes: Uint8Array, fileSize: num
     ranges.push({ name, begin, end });
   }
 
-  // Sorted by start, a tensor overlaps an earlier one exactly when it starts before the furthest end so far.
+  checkTiling(ranges, dataSize, fail);
+  return { metadata, tensors, dataOffset };
+}
+
+/**
+ * The tensors must tile the data section exactly: sorted by offsets, each starts where the previous one ended,
+ * the first at 0 and the last at the end. The reference implementation (safetensors' `Metadata::validate`)
+ * refuses anything else, and a header whose length is off by a byte shows up here as a gap or trailing bytes
+ * instead of loading byte-shifted weights.
+ */
+function checkTiling(
+  ranges: { name: string; begin: number; end: number }[],
+  dataSize: number,
+  fail: (problem: string) => never,
+): void {
   ranges.sort((a, b) => a.begin - b.begin || a.end - b.end);
-  let furthest: (typeof ranges)[number] | undefined;
+  let previous: (typeof ranges)[number] | undefined;
+  let cursor = 0;
   for (const current of ranges) {
-    if (current.begin === current.end) continue; // empty tensors occupy no bytes
-    if (furthest && current.begin < furthest.end) {
+    if (current.begin < cursor && previous) {
       fail(
-        `tensors "${furthest.name}" [${furthest.begin}, ${furthest.end}] and "${current.name}" ` +
+        `tensors "${previous.name}" [${previous.begin}, ${previous.end}] and "${current.name}" ` +
           `[${current.begin}, ${current.end}] overlap`,
       );
     }
-    if (!furthest || current.end > furthest.end) furthest = current;
+    if (current.begin > cursor) {
+      const after = previous ? `after tensor "${previous.name}" ` : 'at the start of the data section ';
+      fail(
+        `bytes [${cursor}, ${current.begin}] ${after}belong to no tensor; the header does not match the data ` +
+          '(a corrupt file or a wrong header length)',
+      );
+    }
+    cursor = current.end;
+    previous = current;
   }
-  return { metadata, tensors, dataOffset };
+  if (cursor !== dataSize) {
+    fail(
+      `the tensors end at byte ${cursor} of the ${dataSize}-byte data section; ${dataSize - cursor} trailing ` +
+        'bytes belong to no tensor (a corrupt file or a wrong header length)',
+    );
+  }
 }
 
 function parseMetadata(entry: unknown, fail: (problem: string) => never): Record<string, string> {

@@ -177,6 +177,48 @@ describe('malformed safetensors files give clear errors naming the file', () => 
       /"x" has an invalid shape \[-2\]/,
     ],
     [
+      'a gap between tensors',
+      () =>
+        rawSafetensors(
+          { a: { ...tensor, data_offsets: [0, 8] }, b: { ...tensor, data_offsets: [12, 20] } },
+          new Uint8Array(20),
+        ),
+      /bytes \[8, 12\] after tensor "a" belong to no tensor/,
+    ],
+    [
+      'data before the first tensor',
+      () => rawSafetensors({ x: { ...tensor, data_offsets: [4, 12] } }, new Uint8Array(12)),
+      /bytes \[0, 4\] at the start of the data section belong to no tensor/,
+    ],
+    [
+      'trailing bytes after the last tensor',
+      () => rawSafetensors({ x: tensor }, new Uint8Array(9)),
+      /the tensors end at byte 8 of the 9-byte data section; 1 trailing bytes belong to no tensor/,
+    ],
+    [
+      'a header length one byte short (the data section shifted by one byte)',
+      // Padding spaces keep the JSON valid, so only the tiling check sees that the data moved.
+      () =>
+        rawSafetensors(
+          `${JSON.stringify({ x: tensor })}  `,
+          new Uint8Array(8),
+          BigInt(JSON.stringify({ x: tensor }).length + 1),
+        ),
+      /the tensors end at byte 8 of the 9-byte data section/,
+    ],
+    [
+      'an empty tensor inside another one',
+      () =>
+        rawSafetensors(
+          {
+            a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] },
+            e: { ...tensor, shape: [0], data_offsets: [8, 8] },
+          },
+          new Uint8Array(16),
+        ),
+      /tensors "a" \[0, 16\] and "e" \[8, 8\] overlap/,
+    ],
+    [
       'non-string metadata',
       () => rawSafetensors({ __metadata__: { n: 1 }, x: tensor }, new Uint8Array(8)),
       /__metadata__ value of "n" is not a string/,
