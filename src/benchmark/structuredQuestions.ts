@@ -30,6 +30,14 @@ const ANIMAL_WORDS: ReadonlySet<string> = new Set([
   'geese',
 ]);
 
+/** Nouns that are plural in form even for one thing: A&E's "a glasses" is asked about as "are there glasses?". */
+const PLURAL_ONLY: ReadonlySet<string> = new Set(['glasses', 'scissors', 'pants', 'trousers', 'jeans']);
+
+/** Whether questions treat the object as plural ("are there …", "what color are …"). */
+function readsPlural(object: PromptObject): boolean {
+  return object.count > 1 || PLURAL_ONLY.has(object.word);
+}
+
 /** The answer choices a set's questions draw from; the shipped word lists where the set gives none. */
 export interface QuestionVocabulary {
   colors: readonly string[];
@@ -87,7 +95,7 @@ export function structuredQuestions(
 
 function presenceQuestion(object: PromptObject): TifaQuestion {
   return {
-    question: object.count > 1 ? `are there ${object.word}?` : `is there ${withArticle(object.word)}?`,
+    question: readsPlural(object) ? `are there ${object.word}?` : `is there ${withArticle(object.word)}?`,
     choices: [...YES_NO],
     answer: 'yes',
     category: ANIMAL_WORDS.has(object.word) ? 'animal/human' : 'object',
@@ -110,7 +118,7 @@ function countingQuestion(object: PromptObject): TifaQuestion {
 }
 
 function attributeQuestion(object: PromptObject, word: string, colors: readonly string[]): TifaQuestion {
-  const verb = object.count > 1 ? 'are' : 'is';
+  const verb = readsPlural(object) ? 'are' : 'is';
   if (colors.includes(word)) {
     return {
       question: `what color ${verb} the ${object.word}?`,

@@ -119,11 +119,18 @@ describe('TIFA-style questions from the structure', () => {
     ]);
   });
 
-  it('uses "an", asks no count for an article, and no colour where the prompt names none', async () => {
+  it('uses "an", asks no count for an article, no colour where the prompt names none, and reads "glasses" as plural', async () => {
     const { prompt: elephant } = await prompt('animal-object', 'an elephant with a bow');
     expect(structuredQuestions(elephant).map((q) => q.question)).toEqual([
       'is there an elephant?',
       'is there a bow?',
+    ]);
+    const { prompt: glasses } = await prompt('color-object', 'a green glasses and a black crown');
+    expect(structuredQuestions(glasses).map((q) => q.question)).toEqual([
+      'are there glasses?',
+      'what color are the glasses?',
+      'is there a crown?',
+      'what color is the crown?',
     ]);
   });
 
