@@ -1,10 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { addBenchmarkCommand } from './benchmarkCommand.ts';
+import { addCaptionCommand } from './captionCommand.ts';
 import { addClipScoreCommand } from './clipScoreCommand.ts';
+import { addScoreCommand } from './scoreCommand.ts';
 import { addGenerateCommand } from './generateCommand.ts';
 import { addStudioCommand } from './studioCommand.ts';
 import { addTokensCommand } from './tokensCommand.ts';
+import { addVqaCommand } from './vqaCommand.ts';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -26,5 +29,8 @@ export function createProgram(): Command {
   addStudioCommand(program);
   addBenchmarkCommand(program);
   addClipScoreCommand(program);
+  addScoreCommand(program);
+  addCaptionCommand(program);
+  addVqaCommand(program);
   return program;
 }
