@@ -18,6 +18,8 @@ export {
 export type { TvVariant } from './guidance/totalVariation.ts';
 /** The evaluation metrics: CLIPScore, A&E's CLIP image-text and text-text similarities, TIFA accuracy. */
 export * as metrics from './metrics/index.ts';
+/** BLIP captioning and VQA (BlipCaptioner, BlipVqa), as the A&E text-text metric and TIFA use them. */
+export * as blip from './models/blip/index.ts';
 /** CLIPModel: image and text features, as the metrics use them. */
 export * as clip from './models/clip/index.ts';
 export { ClipTokenizer } from './models/clipTokenizer.ts';
