@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { addBenchmarkCommand } from './benchmarkCommand.ts';
 import { addCaptionCommand } from './captionCommand.ts';
 import { addClipScoreCommand } from './clipScoreCommand.ts';
+import { addScoreCommand } from './scoreCommand.ts';
 import { addGenerateCommand } from './generateCommand.ts';
 import { addStudioCommand } from './studioCommand.ts';
 import { addTokensCommand } from './tokensCommand.ts';
@@ -28,6 +29,7 @@ export function createProgram(): Command {
   addStudioCommand(program);
   addBenchmarkCommand(program);
   addClipScoreCommand(program);
+  addScoreCommand(program);
   addCaptionCommand(program);
   addVqaCommand(program);
   return program;
