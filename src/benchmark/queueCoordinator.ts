@@ -36,6 +36,7 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<RunSu
     connection = await connectQueue(options.url, options);
     const q = new Queue<QueueJobData, QueueJobResult>(options.queueName, { connection: connection.redis });
     queue = q;
+    q.on('error', () => {}); // connection errors: `lost` says them once, in words
     const counts = { generated: 0, failed: 0 };
     const collect = () => collectFinished(opened, q, options, counts);
     const work = async () => {

@@ -171,4 +171,16 @@ describe('dnb benchmark over a Redis queue', () => {
       `cannot reach Redis at ${url} (ECONNREFUSED); start redis-server there or correct --queue`,
     );
   });
+
+  it('dnb benchmark worker says so too, in one line', async () => {
+    const url = `redis://127.0.0.1:${await freePort()}`;
+    const worker = startWorker(url, 'q', join(root, 'cache'));
+    const code = await new Promise<number | null>((resolve) => worker.child.once('exit', resolve));
+    await worker.exited;
+    expect(code).toBe(1);
+    expect(worker.stderr.trim().split('\n').at(-1)).toBe(
+      `dnb: cannot reach Redis at ${url} (ECONNREFUSED); start redis-server there or correct --queue`,
+    );
+    expect(worker.stderr).not.toMatch(/\n\s+at /);
+  });
 });
