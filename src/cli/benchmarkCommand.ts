@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { addImportCommand } from './benchmark/importCommand.ts';
 import { addReportCommand } from './benchmark/reportCommand.ts';
 import { addBenchmarkRunCommand } from './benchmark/runCommand.ts';
+import { addScoreCommand } from './benchmark/scoreCommand.ts';
 import { addBenchmarkStatusCommand } from './benchmark/statusCommand.ts';
 import { addBenchmarkWorkerCommand } from './benchmark/workerCommand.ts';
 
@@ -11,6 +12,7 @@ export function addBenchmarkCommand(program: Command): Command {
     .command('benchmark')
     .description('Run, score and report the paper benchmarks (prompt sets × methods × seeds).');
   addImportCommand(benchmark);
+  addScoreCommand(benchmark);
   addReportCommand(benchmark);
   addBenchmarkRunCommand(benchmark);
   addBenchmarkWorkerCommand(benchmark);
