@@ -24,6 +24,8 @@ const published = JSON.parse(readFileSync(`${RNG_FIXTURES}torch_cuda_randn_publi
 // __sincosf is a hardware approximation.
 const PRINT_TOLERANCE = 5e-5 + 1e-5;
 
+// The issue-143086 pair (A100 and H100, same seed and shape, different published tails) is what shows the
+// device-dependent grid: a generator that ignored the device would fail one of the two cases.
 describe('TorchCudaGenerator.randn against published CUDA values', () => {
   for (const c of published.cases) {
     it(`${c.name}`, () => {
@@ -37,18 +39,6 @@ describe('TorchCudaGenerator.randn against published CUDA values', () => {
       }
     });
   }
-
-  it('gives different tails on A100 and H100 for the large issue-143086 tensor (as reported)', () => {
-    const a100 = published.cases.find((c) => c.name === 'issue143086_seed1_a100')!;
-    const h100 = published.cases.find((c) => c.name === 'issue143086_seed1_h100')!;
-    expect(a100.values.slice(3)).not.toEqual(h100.values.slice(3));
-    // With an uncapped grid, the last element would be lane 0 of thread 9483263's first normal4: a third
-    // stream, so the tail really is GPU-specific.
-    const normals = new Float32Array(4);
-    new CurandPhiloxState(1, 9483263, 0).curandNormal4(normals);
-    expect(Math.abs(normals[0] - a100.values[5])).toBeGreaterThan(1e-3);
-    expect(Math.abs(normals[0] - h100.values[5])).toBeGreaterThan(1e-3);
-  });
 });
 
 describe('CUDA element order', () => {
