@@ -71,9 +71,11 @@ export interface TestRun {
 
 /**
  * Makes the run in a new temporary folder. Every job is done except divide-bind on the last prompt with seed 2,
- * which failed; clip-full and tifa are scored everywhere, clip-min-half only on animal-animal.
+ * which failed; clip-full and tifa are scored everywhere, clip-min-half only on animal-animal (nothing is scored
+ * with `scored: false`).
  */
-export async function makeTestRun(): Promise<TestRun> {
+export async function makeTestRun(options: { scored?: boolean } = {}): Promise<TestRun> {
+  const scored = options.scored ?? true;
   const dir = await mkdtemp(join(tmpdir(), 'dnb-report-'));
   const store = BenchmarkStore.open(dir, { create: true });
   const keys = expandJobs(SETS, [...RUN_METHODS], RUN_SEEDS);
@@ -110,6 +112,7 @@ export async function makeTestRun(): Promise<TestRun> {
         worker: 'test:1',
       });
       jobIds.set(key, job.id);
+      if (!scored) continue;
       const method = job.method as keyof typeof BONUS;
       store.recordScore(job.id, 'clip-full', clipFullOf(method, job.seed));
       store.recordScore(job.id, 'tifa', job.seed === 0 ? 0.5 : 1, {

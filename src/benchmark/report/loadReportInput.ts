@@ -1,5 +1,6 @@
 /** Reads a run's report input from its store: every finished image, its prompt and its scores. */
 import { join } from 'node:path';
+import { listPromptSets } from '../promptSets.ts';
 import { BENCHMARK_METRICS } from '../scoreMetrics.ts';
 import type { BenchmarkStore } from '../store.ts';
 import { orderMethods, type ReportEntry, type ReportInput, type ReportSet } from './reportInput.ts';
@@ -38,9 +39,10 @@ export function loadReportInput(store: BenchmarkStore): ReportInput {
   }
   // Sets and methods in the order the run expands its jobs (set by set), so the report follows the command.
   const jobs = store.jobs();
+  const knownLabels = new Map(listPromptSets().map((set) => [set.name, set.label]));
   const sets: ReportSet[] = [...new Set(jobs.map((job) => job.setName))].map((name) => ({
     name,
-    label: setLabel(name),
+    label: knownLabels.get(name) ?? setLabel(name),
   }));
   return {
     dir: store.dir,
@@ -51,7 +53,7 @@ export function loadReportInput(store: BenchmarkStore): ReportInput {
   };
 }
 
-/** "color-obj-scene" → "Color-Obj-Scene", as the paper writes the set names. */
+/** A label for a set the package does not ship: "my-animals" → "My-Animals", as the paper writes set names. */
 export function setLabel(name: string): string {
   return name.replace(
     /(^|[-_\s])([a-z])/g,
