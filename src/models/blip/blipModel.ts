@@ -98,7 +98,7 @@ export async function loadBlipModel(
   const weights = await openComponentWeights(dir, options);
   checkTensors(
     weights,
-    expectedTensors(weights, (params) => recordAll(params, config)),
+    expectedTensors(weights, (params) => buildBlipModelTensors(params, config)),
     {
       ignoreUnexpected: isIgnoredTensor,
     },
@@ -106,8 +106,11 @@ export async function loadBlipModel(
   return new BlipModel(dir, config, weights, raw);
 }
 
-/** Builds every part the architecture has on a throwaway graph, so the recorder sees every weight. */
-function recordAll(params: ParameterSource, config: BlipConfig): void {
+/**
+ * Builds every part the architecture has (vision model, VQA's question encoder, the text decoder and its LM
+ * head) on `params`' graph: run on a `TensorRecorder`, it lists every weight the config implies.
+ */
+export function buildBlipModelTensors(params: ParameterSource, config: BlipConfig): void {
   const graph = params.graph;
   const size = config.vision.imageSize;
   const imageEmbeds = blipVisionModel(params, config.vision, graph.input('pixel_values', [1, 3, size, size]));

@@ -9,7 +9,7 @@ export {
   type PrefixCut,
 } from './blipCaptioner.ts';
 export { BlipDecoder, type CrossAttentionStates, DecodingRun } from './blipDecoder.ts';
-export { BlipModel, loadBlipModel } from './blipModel.ts';
+export { BlipModel, buildBlipModelTensors, loadBlipModel } from './blipModel.ts';
 export { type BlipImage, type BlipLoadOptions, BlipParts } from './blipParts.ts';
 export { type Answer, BlipVqa, type VqaOptions } from './blipVqa.ts';
 export {
