@@ -5,6 +5,7 @@ import { ClipEmbedder } from '../models/clip/clipEmbedder.ts';
 import { embedImageFiles } from '../models/clip/clipImageFiles.ts';
 import { DEVICES, type Device } from '../runtime/providers.ts';
 import type { RuntimeOptions } from '../runtime/session.ts';
+import { resolveTransformersModel } from '../weights/resolveTransformersModel.ts';
 import { positiveInteger } from './optionParsers.ts';
 
 export interface ClipRuntimeFlags {
@@ -49,14 +50,11 @@ export function addClipScoreCommand(program: Command): Command {
     .command('clip-score')
     .description(
       'CLIPScore (Hessel et al. 2021: 2.5·max(cos, 0)) of every image with every text, with a Hugging Face ' +
-        'CLIPModel folder (e.g. openai/clip-vit-base-patch16 saved locally).',
+        'CLIPModel (a folder, or a repo id such as openai/clip-vit-base-patch16: only the files it reads are downloaded).',
     )
     .argument('<images...>', 'image files (PNG, JPEG, WebP, …)')
     .option('-t, --text <text>', 'a text to score the images against (repeat for several)', collect, [])
-    .requiredOption(
-      '-m, --model <dir>',
-      'CLIPModel folder: config.json, model.safetensors, tokenizer and preprocessor files',
-    )
+    .requiredOption('-m, --model <dir|repo>', 'CLIPModel folder or Hugging Face repo id')
     .option('--hessel-prefix', 'prefix every text with "A photo depicts ", as clipscore.py does')
     .option('--json', 'print one JSON object instead of a table');
   return addScoringRuntimeOptions(command).action(async (images: string[], flags: ClipScoreFlags) => {
@@ -68,7 +66,8 @@ export function addClipScoreCommand(program: Command): Command {
 }
 
 async function clipScoreRows(images: string[], flags: ClipScoreFlags): Promise<ClipScoreRow[]> {
-  const embedder = await ClipEmbedder.load(flags.model, runtimeOf(flags));
+  const folder = await resolveTransformersModel(flags.model, { files: 'clip' });
+  const embedder = await ClipEmbedder.load(folder, runtimeOf(flags));
   try {
     const imageEmbeds = await embedImageFiles(embedder, images);
     const texts = clipScoreTexts(flags.text, { hesselPrefix: flags.hesselPrefix });

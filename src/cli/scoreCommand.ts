@@ -6,6 +6,7 @@ import { clipScoreTexts, clipSimilarity } from '../metrics/clipScore.ts';
 import { BlipCaptioner } from '../models/blip/blipCaptioner.ts';
 import { ClipEmbedder } from '../models/clip/clipEmbedder.ts';
 import { embedImageFiles } from '../models/clip/clipImageFiles.ts';
+import { resolveTransformersModel } from '../weights/resolveTransformersModel.ts';
 import { addScoringRuntimeOptions, type ClipRuntimeFlags, runtimeOf } from './clipScoreCommand.ts';
 import { nonNegativeInteger, positiveInteger } from './optionParsers.ts';
 
@@ -50,8 +51,14 @@ export function addScoreCommand(program: Command): Command {
       `comma-separated, of ${METRICS.join(', ')} (default: all whose models are given)`,
       metricList,
     )
-    .requiredOption('--clip-model <dir>', 'CLIPModel folder (A&E used openai/clip-vit-base-patch16)')
-    .option('--caption-model <dir>', 'BlipForConditionalGeneration folder, for ae-text-text')
+    .requiredOption(
+      '--clip-model <dir|repo>',
+      'CLIPModel folder or Hugging Face repo id (A&E used openai/clip-vit-base-patch16)',
+    )
+    .option(
+      '--caption-model <dir|repo>',
+      'BlipForConditionalGeneration folder or repo id, for ae-text-text (A&E: Salesforce/blip-image-captioning-base)',
+    )
     .option('--caption-prefix <text>', 'text the caption continues and is cut from', AE_CAPTION.prefix)
     .option('--beams <n>', 'caption beam width', positiveInteger, AE_CAPTION.numBeams)
     .option(
@@ -86,7 +93,8 @@ async function scoreImages(
   metrics: ReadonlySet<Metric>,
 ): Promise<ScoreRow[]> {
   const rows: ScoreRow[] = images.map((image) => ({ image, prompt: flags.prompt }));
-  const embedder = await ClipEmbedder.load(flags.clipModel, runtimeOf(flags));
+  const clipFolder = await resolveTransformersModel(flags.clipModel, { files: 'clip' });
+  const embedder = await ClipEmbedder.load(clipFolder, runtimeOf(flags));
   try {
     if (metrics.has('clip-score') || metrics.has('ae-image-text')) {
       const imageEmbeds = await embedImageFiles(embedder, images);
@@ -121,7 +129,8 @@ async function captionSimilarities(
   images: string[],
   flags: ScoreFlags,
 ): Promise<AeTextTextScore[]> {
-  const captioner = await BlipCaptioner.load(flags.captionModel!, runtimeOf(flags));
+  const captionFolder = await resolveTransformersModel(flags.captionModel!, { files: 'blip' });
+  const captioner = await BlipCaptioner.load(captionFolder, runtimeOf(flags));
   try {
     const options = {
       prefix: flags.captionPrefix === '' ? undefined : flags.captionPrefix,

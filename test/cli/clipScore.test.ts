@@ -32,6 +32,9 @@ function expectOneErrorLine(
   expect(run.stderr).toMatch(message);
 }
 
+/** Several CLI spawns in one test: each is a fresh Node + tsx start, ~20 s on a loaded 2-core machine. */
+const SPAWNS_TIMEOUT = 300_000;
+
 describe('dnb clip-score', () => {
   it('prints the cosine and CLIPScore of every image × text as JSON, as transformers computes them', async () => {
     const args = [...EVAL_IMAGES, ...TEXTS.flatMap((t) => ['--text', t]), '--model', CLIP_TINY, '--json'];
@@ -58,7 +61,9 @@ describe('dnb clip-score', () => {
     ).toBeLessThanOrEqual(3e-5);
   });
 
-  it('prefixes the texts with "A photo depicts " on request and prints a table without --json', async () => {
+  it('prefixes the texts with "A photo depicts " on request and prints a table without --json', {
+    timeout: SPAWNS_TIMEOUT,
+  }, async () => {
     const args = [
       EVAL_IMAGES[0],
       EVAL_IMAGES[1],
@@ -91,7 +96,9 @@ describe('dnb clip-score', () => {
     expect(lines[1]).toContain(TEXTS[0]);
   });
 
-  it('fails in one line without --text, on a file that is not an image, and on a model without weights', async () => {
+  it('fails in one line without --text, on a file that is not an image, and on a model without weights', {
+    timeout: SPAWNS_TIMEOUT,
+  }, async () => {
     expectOneErrorLine(
       await runDnb(['clip-score', EVAL_IMAGES[0], '--model', CLIP_TINY, '--cache-dir', cacheDir]),
       /^dnb: clip-score needs at least one --text/,

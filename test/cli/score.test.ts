@@ -33,6 +33,9 @@ function score(args: readonly string[]) {
   return runDnb(['score', ...args, '--clip-model', CLIP_TINY, '--cache-dir', cacheDir]);
 }
 
+/** Several CLI spawns in one test: each is a fresh Node + tsx start, ~20 s on a loaded 2-core machine. */
+const SPAWNS_TIMEOUT = 300_000;
+
 describe('dnb score', () => {
   it('gives CLIPScore, the A&E image-text and the BLIP-caption text-text similarities as the goldens', async () => {
     const run = await score([
@@ -81,7 +84,9 @@ describe('dnb score', () => {
     ).toBeLessThanOrEqual(1e-5);
   });
 
-  it('reports only the metrics asked for, and null halves for a prompt without " and " or " with "', async () => {
+  it('reports only the metrics asked for, and null halves for a prompt without " and " or " with "', {
+    timeout: SPAWNS_TIMEOUT,
+  }, async () => {
     const only = await score([EVAL_IMAGES[0], '--prompt', PROMPT, '--metrics', 'clip-score', '--json']);
     expect(only.code).toBe(0);
     const [row] = (JSON.parse(only.stdout) as ScoreJson).results;
@@ -101,7 +106,9 @@ describe('dnb score', () => {
     expect(lines[2]).toMatch(/\d\.\d{4}\s+-\s+-\s+-$/);
   });
 
-  it('fails in one line on an unknown metric, ae-text-text without a caption model, and a missing image', async () => {
+  it('fails in one line on an unknown metric, ae-text-text without a caption model, and a missing image', {
+    timeout: SPAWNS_TIMEOUT,
+  }, async () => {
     for (const [args, message] of [
       [[EVAL_IMAGES[0], '--prompt', PROMPT, '--metrics', 'clip-score,tifa'], /^dnb: unknown metric "tifa"/],
       [
