@@ -132,17 +132,32 @@ describe('UNet configurations beyond the fixtures', () => {
       { noise, probs: cross.probs },
       { cacheDir: await tempRoot() },
     );
-    const out = await compiled.run({
+    const feeds = {
       sample: Float32Array.from({ length: 2 * 4 * 16 * 16 }, random),
       timestep: Float32Array.of(501),
       encoder_hidden_states: Float32Array.from({ length: 2 * 77 * 24 }, random),
-    });
-    expect((out.noise.data as Float32Array).every(Number.isFinite)).toBe(true);
+    };
+    const out = await compiled.run(feeds);
     const probs = out.probs.data as Float32Array;
     for (let row = 0; row < probs.length / 77; row += 97) {
       const sum = probs.subarray(row * 77, (row + 1) * 77).reduce((a, b) => a + b, 0);
       expect(sum).toBeCloseTo(1, 5);
     }
+    // The head counts reach the arithmetic: the same weights with heads [4, 4, 4] (only down_blocks.0 and
+    // up_blocks.2 change) give another output, and the scalar form 4 gives that output exactly.
+    const noiseWith = async (heads: number | number[]) => {
+      const other = await loadUNet(await writeUNetFolder({ ...config, attention_head_dim: heads }, tensors));
+      const g = new Graph();
+      const result = await CompiledGraph.compile(
+        { noise: other.forward(g, other.declareInputs(g, { batch: 2, height: 16, width: 16 })).noise },
+        { cacheDir: await tempRoot() },
+      );
+      return (await result.run(feeds)).noise.data as Float32Array;
+    };
+    const uniform = await noiseWith([4, 4, 4]);
+    expect(Array.from(await noiseWith(4))).toEqual(Array.from(uniform));
+    // Measured: the [2, 4, 4] and [4, 4, 4] outputs differ by 4.0e-2 of max |noise|.
+    expect(relativeError(out.noise.data as Float32Array, uniform)).toBeGreaterThan(1e-3);
   });
 
   it('an fp16 weights variant loads by name and runs in float32 within half-precision rounding of the golden', async () => {
