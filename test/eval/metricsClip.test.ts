@@ -1,4 +1,5 @@
 import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aeImageTextSimilarity, splitPrompt } from '../../src/metrics/aeImageText.ts';
 import { aeTextTextSimilarity } from '../../src/metrics/aeTextText.ts';
@@ -7,9 +8,10 @@ import { IMAGENET_TEMPLATES } from '../../src/metrics/imagenetTemplates.ts';
 import { fillTemplates, templateEmbedding } from '../../src/metrics/templateEmbedding.ts';
 import { cosine } from '../../src/metrics/vectors.ts';
 import { ClipEmbedder } from '../../src/models/clip/clipEmbedder.ts';
+import { embedImageFiles } from '../../src/models/clip/clipImageFiles.ts';
 import { tempDir } from '../helpers/fixtures.ts';
 import { maxAbsDiff } from '../helpers/tensors.ts';
-import { CLIP_TINY, clipGoldenFloats, evalManifest, evalSpec, row } from './clipFixtures.ts';
+import { CLIP_TINY, clipGoldenFloats, EVAL, evalManifest, evalSpec, row } from './clipFixtures.ts';
 
 const cacheDir = tempDir('dnb-clip-metrics-');
 let embedder: ClipEmbedder;
@@ -22,9 +24,12 @@ afterAll(async () => {
   await rm(cacheDir, { recursive: true, force: true });
 });
 
-/** The golden pixel values of img0 … img4 (the same for every image processor that matches PIL). */
-function goldenPixels(): Promise<Float32Array[]> {
-  return Promise.all([0, 1, 2, 3, 4].map((k) => clipGoldenFloats(`img${k}/pixel_values`)));
+/** The spec's image files, through the CLIP image processor and the vision tower. */
+function embedSpecImages(images: readonly string[]): Promise<Float32Array[]> {
+  return embedImageFiles(
+    embedder,
+    images.map((image) => join(EVAL, image)),
+  );
 }
 
 function flat(matrix: number[][]): number[] {
@@ -34,7 +39,7 @@ function flat(matrix: number[][]): number[] {
 describe('CLIPScore and CLIP logits (clip_similarity)', () => {
   it('match transformers for every image × text, with and without the "A photo depicts " prefix', async () => {
     const spec = evalSpec('clip_similarity');
-    const images = await embedder.embedImages(await goldenPixels());
+    const images = await embedSpecImages(spec.inputs.images);
     const plain = clipSimilarity(images, await embedder.embedTexts(spec.inputs.texts), embedder.logitScale);
     const hessel = clipSimilarity(
       images,
@@ -94,7 +99,7 @@ describe("Attend & Excite's CLIP image-text similarity (ae_clip_metrics)", () =>
 
   it('reproduces the template embeddings and the full, half and min-half similarities of both prompts', async () => {
     const spec = evalSpec('ae_clip_metrics');
-    const images = await embedder.embedImages(await goldenPixels());
+    const images = await embedSpecImages(spec.inputs.images);
     for (const [p, expected] of spec.expected.per_prompt.entries()) {
       expect(splitPrompt(expected.prompt)).toEqual(expected.parts);
       const scores = await aeImageTextSimilarity(embedder, images, expected.prompt);
