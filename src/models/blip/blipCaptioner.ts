@@ -85,7 +85,7 @@ export class BlipCaptioner {
     const captions: Caption[] = [];
     for (const image of images) {
       const cross = await decoder.crossAttention(await this.parts.imageEmbeds(image));
-      const run = decoder.startDecoding(cross, maxLength);
+      const run = decoder.startDecoding(cross, maxLength, config.numBeams);
       const { ids, sequenceScore } = await generate(run.nextTokenLogits, prompt, config);
       const text = tokenizer.decode(ids, { skipSpecialTokens: true });
       captions.push({

@@ -77,8 +77,12 @@ export class BlipDecoder {
     return { batch, length, feeds };
   }
 
-  /** A decoding run over `cross` for sequences of at most `maxLength` tokens. */
-  startDecoding(cross: CrossAttentionStates, maxLength: number): DecodingRun {
+  /**
+   * A decoding run over `cross` for sequences of at most `maxLength` tokens. `rows` is how many rows the
+   * search will decode at once (the beams): calls with fewer (beam search's first, with the prompt alone) run
+   * padded to that many, so one step graph serves the whole run.
+   */
+  startDecoding(cross: CrossAttentionStates, maxLength: number, rows = 1): DecodingRun {
     const limit = this.config.maxPositionEmbeddings;
     if (maxLength > limit) {
       throw new UserError(
@@ -86,7 +90,7 @@ export class BlipDecoder {
       );
     }
     const capacity = Math.min(limit, Math.ceil(maxLength / CAPACITY_STEP) * CAPACITY_STEP);
-    return new DecodingRun(this, cross, capacity);
+    return new DecodingRun(this, cross, capacity, rows);
   }
 
   /** The step graph for `batch` rows (see `decoderStepGraph`). */
@@ -101,7 +105,8 @@ export class BlipDecoder {
         this.config,
         shape,
       );
-      compiled = CompiledGraph.compile(outputs, withPrepackedWeights(this.runtime), 'blip_decoder_step');
+      const runtime = batch > 1 ? withPrepackedWeights(this.runtime) : this.runtime;
+      compiled = CompiledGraph.compile(outputs, runtime, 'blip_decoder_step');
       this.stepGraphs.set(key, compiled);
     }
     return compiled;
@@ -132,6 +137,8 @@ export class DecodingRun {
     private readonly decoder: BlipDecoder,
     private readonly cross: CrossAttentionStates,
     readonly capacity: number,
+    /** Calls with fewer rows run padded with copies of their first row. */
+    private readonly minRows = 1,
   ) {}
 
   private get shape() {
@@ -140,8 +147,12 @@ export class DecodingRun {
     return { layers: text.numHiddenLayers, heads, headDim: text.hiddenSize / heads, vocab: text.vocabSize };
   }
 
-  readonly nextTokenLogits: NextTokenLogits = async (rows, parents) => {
-    const length = rows[0]?.length ?? 0;
+  readonly nextTokenLogits: NextTokenLogits = async (asked, parents) => {
+    const length = asked[0]?.length ?? 0;
+    const rows =
+      asked.length < this.minRows
+        ? [...asked, ...new Array(this.minRows - asked.length).fill(asked[0])]
+        : asked;
     if (length === 0 || rows.some((row) => row.length !== length)) {
       throw new Error('decoder rows must be non-empty and equally long');
     }
@@ -151,7 +162,8 @@ export class DecodingRun {
     if (this.cross.batch !== 1 && rows.length !== this.cross.batch) {
       throw new Error(`${rows.length} rows for ${this.cross.batch} rows of encoder states`);
     }
-    const sources = rows.map((_row, r) => parents?.[r] ?? r);
+    // A padding row copies row 0, so it extends what row 0 extends (itself, without parents).
+    const sources = rows.map((_row, r) => (parents ? parents[r < asked.length ? r : 0] : r));
     const cachedLength = this.cachedRows[0]?.length ?? 0;
     // Checked rather than trusted: a row whose cached source differs is recomputed, never decoded wrongly.
     const extendsCache =
@@ -170,7 +182,7 @@ export class DecodingRun {
     this.cachedRows = rows.map((row) => row.slice(0, length));
     const { vocab } = this.shape;
     const data = (logits as HostTensor).data as Float32Array;
-    return rows.map((_row, r) => data.slice(r * vocab, (r + 1) * vocab));
+    return asked.map((_row, r) => data.slice(r * vocab, (r + 1) * vocab));
   };
 
   /** Row r of the cache becomes row `sources[r]` of the previous one; an empty cache when nothing is kept. */
