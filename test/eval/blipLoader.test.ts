@@ -1,6 +1,7 @@
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { BlipCaptioner } from '../../src/models/blip/blipCaptioner.ts';
 import { loadBlipModel } from '../../src/models/blip/blipModel.ts';
 import { type BlipConfig, parseBlipConfig } from '../../src/models/blip/config.ts';
 import { openSafetensors } from '../../src/weights/safetensors.ts';
@@ -143,5 +144,16 @@ describe('BLIP loader', () => {
     writeFileSync(join(folder, 'config.json'), JSON.stringify(config));
     const error = await userErrorOf(loadBlipModel(folder, 'BlipForQuestionAnswering'));
     expect(error.message).toMatch(/encoder_hidden_size \(24\) equal to text_config\.hidden_size \(16\)/);
+  });
+
+  it("refuses a preprocessor whose image size is not the vision model's", async () => {
+    const folder = join(dir, 'preprocessor');
+    cpSync(CAPTION_MODEL, folder, { recursive: true });
+    const preprocessor = JSON.parse(readFileSync(join(folder, 'preprocessor_config.json'), 'utf8'));
+    writeFileSync(join(folder, 'preprocessor_config.json'), JSON.stringify({ ...preprocessor, size: 32 }));
+    const captioner = await BlipCaptioner.load(folder, { cacheDir: join(dir, 'cache') });
+    const error = await userErrorOf(captioner.caption([join(EVAL, 'images/rgb_64x64.png')]));
+    expect(error.message).toMatch(/preprocessor_config\.json makes 32×32 images, but .* takes 64×64/);
+    await captioner.release();
   });
 });

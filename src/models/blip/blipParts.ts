@@ -1,3 +1,4 @@
+import { UserError } from '../../errors.ts';
 import type { CompiledGraph, HostTensor, RuntimeOptions } from '../../runtime/session.ts';
 import { BertTokenizer } from '../bertTokenizer.ts';
 import { type GenerationConfig, generationConfigFrom } from '../generation/index.ts';
@@ -50,8 +51,9 @@ export class BlipParts {
     const { pixelValues, height, width } = this.processor.preprocess(rgb);
     const size = this.model.config.vision.imageSize;
     if (height !== size || width !== size) {
-      throw new Error(
-        `the image processor made ${width}×${height} pixels, the vision model takes ${size}×${size}`,
+      throw new UserError(
+        `${this.model.dir}: preprocessor_config.json makes ${width}×${height} images, but config.json's vision model ` +
+          `takes ${size}×${size} (vision_config.image_size); make the two agree`,
       );
     }
     this.vision ??= this.model.compileVision(1, this.runtime);
