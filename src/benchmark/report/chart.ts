@@ -44,8 +44,8 @@ export function chartSpec(input: ReportInput, summary: ReportSummary): TopLevelS
     },
     resolve: { scale: { y: 'independent' } },
     spec: {
-      // Room for every method's bar and its label in each set's band.
-      width: input.sets.length * (20 * Math.max(1, input.methods.length) + 24),
+      // Room for every method's bar and its label in each set's band, and for the panel's title.
+      width: Math.max(170, input.sets.length * (20 * Math.max(1, input.methods.length) + 24)),
       height: 220,
       encoding: { x, xOffset },
       layer: [

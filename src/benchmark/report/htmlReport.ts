@@ -5,7 +5,7 @@
 import { METRIC_DESCRIPTIONS, METRIC_LABELS } from '../scoreMetrics.ts';
 import { type ImageGrid, selectImageGrids } from './imageGrids.ts';
 import type { ReportContent } from './reportContent.ts';
-import { methodLabel } from './reportInput.ts';
+import { methodLabel, plural } from './reportInput.ts';
 import { pngDataUri, thumbnailPng } from './thumbnails.ts';
 
 export async function htmlReport(content: ReportContent): Promise<string> {
@@ -92,7 +92,7 @@ function runLine(content: ReportContent): string {
   const settings = (input.settings ?? {}) as Record<string, unknown>;
   const parts = [
     `${input.entries.length} images`,
-    `${input.sets.length} sets`,
+    plural(input.sets.length, 'set'),
     `methods ${input.methods.join(', ')}`,
   ];
   if (typeof settings.model === 'string') parts.unshift(`model ${settings.model}`);

@@ -5,7 +5,7 @@
 import { METRIC_DESCRIPTIONS, METRIC_LABELS } from '../scoreMetrics.ts';
 import { selectImageGrids } from './imageGrids.ts';
 import type { ReportContent } from './reportContent.ts';
-import { methodLabel } from './reportInput.ts';
+import { methodLabel, plural } from './reportInput.ts';
 import { thumbnailPng } from './thumbnails.ts';
 
 export interface MarkdownReport {
@@ -24,7 +24,7 @@ export async function markdownReport(content: ReportContent, baseName: string): 
   const lines = [
     `# ${content.title}`,
     '',
-    `${input.entries.length} images · ${input.sets.length} sets · methods ${input.methods.join(', ')}`,
+    `${input.entries.length} images · ${plural(input.sets.length, 'set')} · methods ${input.methods.join(', ')}`,
     '',
     '## Scores',
     '',

@@ -50,3 +50,8 @@ export function orderMethods(methods: Iterable<string>): string[] {
   const rank = (m: string) => (known.includes(m) ? known.indexOf(m) : known.length + unique.indexOf(m));
   return unique.sort((a, b) => rank(a) - rank(b));
 }
+
+/** "1 set", "2 sets". */
+export function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
