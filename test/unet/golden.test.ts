@@ -4,11 +4,14 @@ import type { AttentionRecord, NoisePredictor } from '../../src/models/unet/inde
 import { CompiledGraph, type HostTensor } from '../../src/runtime/session.ts';
 import { goldenFile, PROMPTS, relativeError, TIMESTEPS, tempDirForFile, tinyUNet } from './fixtures.ts';
 
-// Tolerances from the fixtures README ("recommended test tolerances for a float32 implementation"): UNet
-// outputs and attention maps 1e-4 of max |ref|. The reference's own float32-vs-float64 noise is 1.8e-6 on the
-// noise predictions and 1.2e-5 on the raw maps; a re-implementation with another summation order should expect
-// a few times that.
-const TOLERANCE = 1e-4;
+// Bounds at about 10× what this implementation measurably achieves, so that an approximation (the tanh GELU
+// instead of the exact erf: 5–6.5e-5 on the noise) fails. Measured max |Δ| / max |ref| over the three prompts and
+// both timesteps: noise predictions (batch 1 and both CFG halves) ≤ 2.4e-6, aggregated 16×16 maps (also from
+// the 32×32 layers) ≤ 2.7e-6. The reference's own float32-vs-float64 noise is 1.8e-6 (noise) and 2.2e-6 (maps).
+const TOLERANCE = 2.5e-5;
+// Raw per-layer probabilities: measured up to 2.2e-5 (01_down3; the reference's own float32 noise on them is
+// 1.2e-5), so the fixtures README's 1e-4 stays (4.5×): averaging over layers and heads hides that rounding.
+const RAW_TOLERANCE = 1e-4;
 
 const cacheDir = tempDirForFile('dnb-unet-golden-');
 
@@ -117,7 +120,7 @@ describe('UNet2DConditionModel on the tiny-sd goldens (diffusers 0.21.4)', () =>
             { length: ref.length },
             (_, j) => map[Math.floor(j / 16) * 77 + (j % 16)],
           );
-          expect(relativeError(columns, ref), name).toBeLessThan(TOLERANCE);
+          expect(relativeError(columns, ref), name).toBeLessThan(RAW_TOLERANCE);
         }
       });
 

@@ -56,7 +56,10 @@ describe('UNet build options', () => {
       encoder_hidden_states: await gold.readFloat32('prompt_embeds'),
     });
     // Half precision keeps 11 significant bits (relative rounding 4.9e-4 per operation); through ~40 layers the
-    // measured error is 1.6e-3 of max |ref|. 1e-2 separates that from a wrong graph (errors of order 1).
+    // measured error is 2.2e-3 of max |ref| (4.6× below the bound). The variant without the float32 attention
+    // upcast and float32 norms measures 1.6e-3 here: on ONNX Runtime's CPU kernels it is no less accurate on
+    // this model, so no bound on this golden can tell the two apart (docs/testing.md). 1e-2 separates half
+    // precision from a wrong graph (errors of order 1).
     expect(
       relativeError(out.noise.data as Float32Array, await gold.readFloat32('t_mid/noise_pred_cond')),
     ).toBeLessThan(1e-2);
@@ -92,7 +95,8 @@ describe('UNet build options', () => {
     const half = latent.length;
     const first = await gold.readFloat32('t_first/noise_pred_cond');
     const mid = await gold.readFloat32('t_mid/noise_pred_cond');
-    expect(relativeError(data.subarray(0, half), first)).toBeLessThan(1e-4);
-    expect(relativeError(data.subarray(half), mid)).toBeLessThan(1e-4);
+    // Measured 1.6e-6 and 1.5e-6 of max |ref|, bound as in golden.test.ts.
+    expect(relativeError(data.subarray(0, half), first)).toBeLessThan(2.5e-5);
+    expect(relativeError(data.subarray(half), mid)).toBeLessThan(2.5e-5);
   });
 });
