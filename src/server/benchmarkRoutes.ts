@@ -4,16 +4,16 @@
  * alone, cheap), /api/benchmark/jobs/ID (an image's
  * parameters, trace summary and scores) and /api/benchmark/images/ID[?size=N] (the PNG, or a thumbnail).
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { resolve, sep } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { selectImageGrids } from '../benchmark/report/imageGrids.ts';
 import { loadReportInput } from '../benchmark/report/loadReportInput.ts';
 import { reportContent } from '../benchmark/report/reportContent.ts';
 import { methodLabel } from '../benchmark/report/reportInput.ts';
 import { thumbnailPng } from '../benchmark/report/thumbnails.ts';
 import { BENCHMARK_METRICS, METRIC_DESCRIPTIONS, METRIC_LABELS } from '../benchmark/scoreMetrics.ts';
-import { BenchmarkStore } from '../benchmark/store.ts';
+import { BenchmarkStore, STORE_FILE } from '../benchmark/store.ts';
 import { readPngTextChunks } from '../cli/pngTextChunks.ts';
 import { UserError } from '../errors.ts';
 import type { BenchmarkJobDetail, BenchmarkStatus, BenchmarkView } from './benchmarkProtocol.ts';
@@ -33,6 +33,13 @@ export interface BenchmarkRoutes {
 export function createBenchmarkRoutes(dir: string, options: { generation?: boolean } = {}): BenchmarkRoutes {
   const store = BenchmarkStore.open(dir);
   const root = resolve(dir);
+  // The view's bootstrap intervals take seconds on a full run: computed again only when the store has changed
+  // (any write moves the database's or its write-ahead log's size or modification time).
+  let cached: { key: string; view: Promise<BenchmarkView> } | undefined;
+  const storeState = async () => {
+    const files = [STORE_FILE, `${STORE_FILE}-wal`].map((name) => stat(join(dir, name)).catch(() => null));
+    return (await Promise.all(files)).map((s) => (s ? `${s.mtimeMs}:${s.size}` : '-')).join(' ');
+  };
   return {
     dir,
     async handle(request, response) {
@@ -45,7 +52,15 @@ export function createBenchmarkRoutes(dir: string, options: { generation?: boole
         return true;
       }
       if (path === '/api/benchmark') {
-        sendJson(response, 200, await benchmarkView(store, url.searchParams));
+        const key = `${await storeState()} ${url.searchParams}`;
+        if (cached?.key !== key) cached = { key, view: benchmarkView(store, url.searchParams) };
+        const view = cached.view;
+        try {
+          sendJson(response, 200, await view);
+        } catch (error) {
+          if (cached?.view === view) cached = undefined; // a bad query is not remembered
+          throw error;
+        }
         return true;
       }
       if (path === '/api/benchmark/status') {

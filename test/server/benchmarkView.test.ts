@@ -1,7 +1,9 @@
+import { rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BenchmarkStore } from '../../src/benchmark/store.ts';
 import { StableDiffusion } from '../../src/pipeline/stableDiffusion.ts';
 import type {
   BenchmarkJobDetail,
@@ -38,6 +40,7 @@ describe('studio Benchmarks view', () => {
   afterAll(async () => {
     if (server) await stop(server);
     routes?.close();
+    if (run) await rm(run.dir, { recursive: true, force: true });
     expect(logged).toEqual([]);
   });
 
@@ -163,6 +166,38 @@ describe('studio Benchmarks view', () => {
   );
 });
 
+describe('studio Benchmarks view over a store that changes', () => {
+  it('shows new scores as soon as the store has them (the cached view is dropped)', async () => {
+    const run = await makeTestRun();
+    const routes = createBenchmarkRoutes(run.dir);
+    const server = createBenchmarkServer(routes);
+    try {
+      const url = await listen(server, '127.0.0.1', 0);
+      const get = async () => (await (await fetch(new URL('/api/benchmark', url))).json()) as BenchmarkView;
+      const before = await get();
+      expect((await get()).table).toEqual(before.table);
+      expect(before.metrics.map((m) => m.name)).not.toContain('text-text');
+      const store = BenchmarkStore.open(run.dir);
+      try {
+        store.recordScore(run.jobIds.get('animal-animal/a-cat-and-a-dog/sd/0')!, 'text-text', 0.5, {
+          caption: 'a cat',
+        });
+      } finally {
+        store.close();
+      }
+      const after = await get();
+      expect(after.metrics.map((m) => m.name)).toContain('text-text');
+      expect(after.table.find((row) => row.metric === 'Text-text similarity')?.cells[0]?.value).toBe(
+        '0.5000',
+      );
+    } finally {
+      await stop(server);
+      routes.close();
+      await rm(run.dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('studio with a model and --benchmark', () => {
   it('names the run in /api/info and serves the Benchmarks view beside generation', async () => {
     const run = await makeTestRun();
@@ -184,6 +219,7 @@ describe('studio with a model and --benchmark', () => {
       await stop(server);
       routes.close();
       await sd.release();
+      await rm(run.dir, { recursive: true, force: true });
     }
   });
 });
