@@ -5,7 +5,7 @@
  * nor generated again.
  */
 import { createHash } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { UserError } from '../errors.ts';
 import { writeFileAtomically } from '../weights/atomicFile.ts';
@@ -75,8 +75,24 @@ export function describeJob(opened: OpenedRun, job: JobRow): JobDescription {
   };
 }
 
+/** writeFileAtomically's temporary name: `.NAME.<12 hex>.tmp`. */
+const TEMPORARY = /^\..+\.[0-9a-f]{12}\.tmp$/;
+
+/**
+ * Removes the temporary files of image writes that a kill interrupted. Safe only because this process is the
+ * folder's one writer and has not started writing yet.
+ */
+export async function removeInterruptedWrites(dir: string): Promise<number> {
+  const images = join(dir, 'images');
+  const entries = await readdir(images, { recursive: true, withFileTypes: true }).catch(() => []);
+  const stale = entries.filter((e) => e.isFile() && TEMPORARY.test(e.name));
+  await Promise.all(stale.map((e) => unlink(join(e.parentPath, e.name)).catch(() => {})));
+  return stale.length;
+}
+
 /** Stores every pending job whose complete PNG, made by this run, is already on disk. Returns their ids. */
 export async function adoptImages(opened: OpenedRun): Promise<number[]> {
+  await removeInterruptedWrites(opened.store.dir);
   const adopted: number[] = [];
   for (const job of opened.store.jobs({ status: 'pending' })) {
     const imagePath = imagePathOf(job);

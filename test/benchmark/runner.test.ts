@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -296,9 +296,13 @@ describe('runBenchmark bookkeeping (model-free generator)', () => {
       }),
     );
     expect(statusOf(dir)).toMatchObject({ done: 0, pending: 8 });
+    // A kill during a write leaves its temporary file: the next run removes it.
+    const temporary = join(dir, 'images/tiny/sd/cat_dog/.1.png.0123456789ab.tmp');
+    await writeFile(temporary, 'half a png');
     const resumed = await runBenchmark({ dir, settings, sets: [SET], loadGenerator: fake.loadGenerator });
     expect([resumed.adopted, resumed.generated, resumed.status.done]).toEqual([1, 7, 8]);
     expect(fake.generated.filter((p) => p.endsWith('cat_dog/0.png'))).toHaveLength(1);
+    expect(await readdir(join(dir, 'images/tiny/sd/cat_dog'))).toEqual(['0.png', '1.png', '2.png', '3.png']);
     // A PNG cut short, or of another run, is not adopted: it is generated again and replaced.
     const other = tempDir('dnb-runner-adopt2-');
     await userErrorOf(
