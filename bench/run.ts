@@ -15,7 +15,9 @@ import { defaultCacheDir } from '../src/runtime/cache.ts';
 import type { RuntimeOptions } from '../src/runtime/session.ts';
 import { benchModel } from './benchModel.ts';
 import { convMicrobenchmark } from './convMicrobenchmark.ts';
+import { benchEvaluation } from './evaluation.ts';
 import { machineInfo } from './machine.ts';
+import { matmulMicrobenchmark } from './matmulMicrobenchmark.ts';
 import { peakMemoryGiB, resetPeakMemory } from './memory.ts';
 import { randomTensor } from './randomWeights.ts';
 import { GSN_VARIANTS, gsnSpec, PROMPT, TIMESTEP, TOKENS } from './scenarios.ts';
@@ -28,7 +30,7 @@ const { values: args } = parseArgs({
     threads: { type: 'string' },
     seed: { type: 'string', default: '0' },
     'fp16-weights': { type: 'boolean', default: false },
-    /** Comma-separated subset of text,cfg,gsn,vae,startup,generation. */
+    /** Comma-separated subset of text,cfg,gsn,vae,startup,generation,eval (eval: the evaluation models). */
     only: { type: 'string' },
     /** Comma-separated subset of the GSN variants ae,tv,tv_bind (all by default). */
     variants: { type: 'string' },
@@ -40,7 +42,8 @@ const { values: args } = parseArgs({
 
 const sizes = args.size.split(',').map(Number);
 const reps = Number(args.reps);
-const stages = new Set((args.only ?? 'text,cfg,gsn,vae,startup,generation').split(','));
+const stages = new Set((args.only ?? 'text,cfg,gsn,vae,startup,generation,eval').split(','));
+const SIZE_STAGES = ['text', 'cfg', 'gsn', 'vae', 'startup', 'generation'];
 const variants = args.variants
   ? GSN_VARIANTS.filter((v) => args.variants!.split(',').includes(v))
   : GSN_VARIANTS;
@@ -59,7 +62,10 @@ interface Measurement {
 
 const machine = machineInfo();
 log(`machine: ${JSON.stringify(machine)}`);
-const root = await benchModel(cacheDir, { seed: Number(args.seed), fp16: args['fp16-weights'], log });
+const needsSd = SIZE_STAGES.some((stage) => stages.has(stage));
+const root = needsSd
+  ? await benchModel(cacheDir, { seed: Number(args.seed), fp16: args['fp16-weights'], log })
+  : '';
 const sessionOptions = args['session-options'] ? JSON.parse(args['session-options']) : undefined;
 const threads = args.threads ? Number(args.threads) : undefined;
 
@@ -67,7 +73,27 @@ const conv = await convMicrobenchmark({ threads, sessionOptions }, Math.max(reps
 log(`conv 320→320 3×3 at 64×64: ${formatTiming(conv.timing)} → ${conv.gflops.toFixed(1)} GFLOP/s`);
 
 const results: Record<string, unknown> = {};
-for (const size of sizes) results[size] = await benchSize(size);
+if (needsSd) for (const size of sizes) results[size] = await benchSize(size);
+
+let evaluation: Record<string, unknown> | undefined;
+let matmul: Awaited<ReturnType<typeof matmulMicrobenchmark>> | undefined;
+if (stages.has('eval')) {
+  matmul = await matmulMicrobenchmark({ threads, sessionOptions }, Math.max(reps, 5));
+  log(`matmul [1576,768]×[768,3072]: ${formatTiming(matmul.timing)} → ${matmul.gflops.toFixed(1)} GFLOP/s`);
+  const runtime = {
+    threads,
+    sessionOptions,
+    cacheDir: join(cacheDir, 'bench', `graphs-${process.pid}-eval`),
+  };
+  evaluation = await benchEvaluation(
+    cacheDir,
+    runtime,
+    reps,
+    { conv: conv.gflops, matmul: matmul.gflops },
+    log,
+  );
+  await rm(runtime.cacheDir, { recursive: true, force: true });
+}
 
 const report = {
   machine,
@@ -77,12 +103,17 @@ const report = {
   threads: threads ?? 'ORT default',
   sessionOptions: sessionOptions ?? {},
   conv: { ...conv.timing, gflops: conv.gflops, flops: conv.flops },
+  ...(matmul && { matmul: { ...matmul.timing, gflops: matmul.gflops, flops: matmul.flops } }),
   sizes: results,
+  ...(evaluation && { evaluation }),
 };
 const outDir = new URL('./out/', import.meta.url).pathname;
 await mkdir(outDir, { recursive: true });
 const stamp = machine.date.toString().replace(/[:.]/g, '-');
-const outPath = join(outDir, `bench-${sizes.join('_')}${args.label ? `-${args.label}` : ''}-${stamp}.json`);
+const outPath = join(
+  outDir,
+  `bench-${needsSd ? sizes.join('_') : 'eval'}${args.label ? `-${args.label}` : ''}-${stamp}.json`,
+);
 await writeFile(outPath, `${JSON.stringify(report, null, 2)}\n`);
 log(`written ${outPath}`);
 
