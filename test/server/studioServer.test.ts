@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { transform } from 'esbuild';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +7,7 @@ import type {
   StudioMethodResult,
   StudioTokensResponse,
 } from '../../src/server/studioProtocol.ts';
+import { GOLDEN } from '../helpers/fixtures.ts';
 import { postGenerate, rawGet, type Studio, startStudio } from './studioClient.ts';
 
 const PROMPT = 'a purple dog and a green crown';
@@ -124,11 +126,20 @@ describe('dnb studio server', () => {
       expect(step.losses.length).toBeGreaterThan(0);
       expect(step.maps!.every((v) => Number.isFinite(v) && v >= 0)).toBe(true);
     }
-
-    const second = await postGenerate(studio.url, { ...body, methods: ['sd'] });
-    const [sdAgain] = results(second.events) as StudioMethodResult[];
-    expect(sdAgain.image).toBe(sd.image);
   });
+
+  it("generates the golden plain-SD image from the golden seed (torch's CPU generator, 50 PNDM steps)", async () => {
+    // purple_dog_green_crown's initial latent is torch.randn with seed 2702; its PNG is diffusers' output.
+    const run = await postGenerate(studio.url, { prompt: PROMPT, methods: ['sd'], seed: 2702, steps: 50 });
+    const [sd] = results(run.events) as StudioMethodResult[];
+    const image = await decodePng(sd.image);
+    const reference = await sharp(join(GOLDEN, 'purple_dog_green_crown_sd.png')).raw().toBuffer();
+    let worst = 0;
+    for (let i = 0; i < reference.length; i++)
+      worst = Math.max(worst, Math.abs(image.data[i] - reference[i]));
+    // PNG levels can differ by 1 where a value sits on a rounding boundary (fixtures README).
+    expect(worst).toBeLessThanOrEqual(1);
+  }, 300_000);
 
   it('answers a bad token spec with 400 and the message, before generating', async () => {
     const { status, error, events } = await postGenerate(studio.url, {
