@@ -78,6 +78,8 @@ function renderTable(v: BenchmarkView): void {
                 ? [
                     ' ',
                     h('span', { class: cell.change.startsWith('−') ? 'change down' : 'change' }, cell.change),
+                    ' ',
+                    h('span', { class: 'ci' }, cell.changeInterval),
                   ]
                 : []),
               ' ',

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { bootstrapMeanInterval, bootstrapMeans, quantile } from '../../src/benchmark/report/bootstrap.ts';
+import {
+  bootstrapMeanInterval,
+  bootstrapMeans,
+  bootstrapRelativeChange,
+  quantile,
+} from '../../src/benchmark/report/bootstrap.ts';
 
 describe('bootstrapMeanInterval', () => {
   it('gives a zero-width interval at the value for a constant sample', () => {
@@ -55,6 +60,46 @@ describe('bootstrapMeanInterval', () => {
     expect(() => bootstrapMeanInterval([])).toThrow(/at least one value/);
     expect(() => bootstrapMeanInterval([1], { resamples: 0 })).toThrow(/resamples/);
     expect(() => bootstrapMeanInterval([1], { confidence: 1 })).toThrow(/confidence/);
+  });
+});
+
+describe('bootstrapRelativeChange', () => {
+  it('gives the exact change with a zero-width interval when every pair changes by the same factor', () => {
+    const base = Array.from({ length: 40 }, (_, i) => 0.2 + 0.1 * Math.sin(i) ** 2);
+    const result = bootstrapRelativeChange(
+      base,
+      base.map((b) => b * 1.25),
+    )!;
+    // Σ(1.25·b) / Σb − 1 = 25% in every resample, whatever the prompts' spread: pairing removes it.
+    expect(result.change).toBeCloseTo(25, 10);
+    expect(result.low).toBeCloseTo(25, 10);
+    expect(result.high).toBeCloseTo(25, 10);
+    expect(result.n).toBe(40);
+    const constant = bootstrapRelativeChange(Array(9).fill(0.3), Array(9).fill(0.33))!;
+    expect([constant.change, constant.low, constant.high].map((v) => v.toFixed(9))).toEqual(
+      Array(3).fill('10.000000000'),
+    );
+  });
+
+  it('keeps a shift of +d inside the bounds the baseline range allows', () => {
+    // value = base + 0.02 with base in [0.30, 0.32]: every resample's change is 0.02 / mean(base) · 100,
+    // between 6.25% and 6.67%.
+    const base = Array.from({ length: 30 }, (_, i) => 0.3 + 0.01 * (i % 3));
+    const result = bootstrapRelativeChange(
+      base,
+      base.map((b) => b + 0.02),
+    )!;
+    expect(result.change).toBeCloseTo((100 * 0.02) / 0.31, 9);
+    expect(result.low).toBeGreaterThanOrEqual(6.25 - 1e-9);
+    expect(result.high).toBeLessThanOrEqual(100 * (0.02 / 0.3) + 1e-9);
+    expect(result.low).toBeLessThan(result.change);
+    expect(result.high).toBeGreaterThan(result.change);
+  });
+
+  it('has no change over a zero baseline, and refuses unpaired input', () => {
+    expect(bootstrapRelativeChange([0, 0], [1, 0.5])).toBeNull();
+    expect(() => bootstrapRelativeChange([1, 2], [1])).toThrow(/equally many pairs/);
+    expect(() => bootstrapRelativeChange([], [])).toThrow(/equally many pairs/);
   });
 });
 

@@ -120,6 +120,9 @@ describe('benchmark report', () => {
     );
     expect(html).toContain('<b>0.3480</b>');
     expect(html).toContain('<span class="change down">−4.0%</span>');
+    expect(html).toMatch(
+      /<span class="change">\+6\.5%<\/span> <span class="ci">\[\+6\.\d, \+6\.\d\]<\/span>/,
+    );
     // The grids: 2 sets × 2 prompts × 3 methods, each a 64 px PNG embedded as a data URI.
     const images = await embeddedImages(html);
     expect(images).toHaveLength(12);

@@ -68,3 +68,52 @@ export function quantile(sorted: ArrayLike<number>, p: number): number {
   const above = Math.min(below + 1, sorted.length - 1);
   return sorted[below] + (position - below) * (sorted[above] - sorted[below]);
 }
+
+export interface ChangeInterval {
+  /** 100 · (Σ value − Σ base) / Σ base over all pairs: the % change of the mean. */
+  change: number;
+  low: number;
+  high: number;
+  /** Number of pairs. */
+  n: number;
+}
+
+/**
+ * The % change of a method's mean over a baseline's, 100 · (mean(value) − mean(base)) / mean(base), with a paired
+ * percentile-bootstrap interval: pairs (the same prompt and seed, so the same starting noise) are resampled
+ * together, which removes the spread the prompts and seeds share. Null when the baseline's mean is 0.
+ */
+export function bootstrapRelativeChange(
+  base: readonly number[],
+  value: readonly number[],
+  options: BootstrapOptions = {},
+): ChangeInterval | null {
+  const resamples = options.resamples ?? 2000;
+  const confidence = options.confidence ?? 0.95;
+  const n = base.length;
+  if (n === 0 || value.length !== n)
+    throw new RangeError('bootstrapRelativeChange needs equally many pairs, ≥ 1');
+  const change = (sumBase: number, sumValue: number) => (100 * (sumValue - sumBase)) / sumBase;
+  const total = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
+  if (total(base) === 0) return null;
+  const random = new Mt19937(options.seed ?? 0);
+  const changes = new Float64Array(resamples);
+  for (let r = 0; r < resamples; r++) {
+    let sumBase = 0;
+    let sumValue = 0;
+    for (let i = 0; i < n; i++) {
+      const k = Math.floor((random.nextUint32() / 2 ** 32) * n);
+      sumBase += base[k];
+      sumValue += value[k];
+    }
+    // A resample whose baseline sums to 0 has no % change; it counts as no change rather than infinity.
+    changes[r] = sumBase === 0 ? 0 : change(sumBase, sumValue);
+  }
+  changes.sort();
+  return {
+    change: change(total(base), total(value)),
+    low: quantile(changes, (1 - confidence) / 2),
+    high: quantile(changes, (1 + confidence) / 2),
+    n,
+  };
+}

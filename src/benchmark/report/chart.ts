@@ -7,6 +7,7 @@ import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { METRIC_LABELS } from '../scoreMetrics.ts';
 import { methodLabel, type ReportInput } from './reportInput.ts';
+import { signed } from './resultsTable.ts';
 import type { ReportSummary } from './summary.ts';
 
 /** Fig. 5's palette: grey for the baseline, then two distinct hues. */
@@ -23,10 +24,7 @@ export function chartSpec(input: ReportInput, summary: ReportSummary): TopLevelS
     low: cell.low,
     high: cell.high,
     n: cell.n,
-    change:
-      cell.improvementOverSd === null
-        ? ''
-        : `${cell.improvementOverSd >= 0 ? '+' : '−'}${Math.abs(cell.improvementOverSd).toFixed(1)}%`,
+    change: cell.improvementOverSd === null ? '' : `${signed(cell.improvementOverSd)}%`,
   }));
   const x = { field: 'set', type: 'nominal', title: null, sort: input.sets.map((s) => s.label) } as const;
   const xOffset = { field: 'method', type: 'nominal', sort: methodLabels } as const;

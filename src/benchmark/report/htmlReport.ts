@@ -20,7 +20,8 @@ export async function htmlReport(content: ReportContent): Promise<string> {
           .map((cell) =>
             cell
               ? `<td><b>${cell.value}</b> <span class="ci">${cell.interval}</span>` +
-                `${cell.change ? ` <span class="${cell.change.startsWith('−') ? 'change down' : 'change'}">${cell.change}</span>` : ''} <span class="n">n=${cell.n}</span></td>`
+                `${cell.change ? ` <span class="${cell.change.startsWith('−') ? 'change down' : 'change'}">${cell.change}</span>` : ''}` +
+                `${cell.changeInterval ? ` <span class="ci">${cell.changeInterval}</span>` : ''} <span class="n">n=${cell.n}</span></td>`
               : '<td class="missing">—</td>',
           )
           .join('')}</tr>`,
@@ -48,7 +49,7 @@ export async function htmlReport(content: ReportContent): Promise<string> {
 <h1>${escapeHtml(content.title)}</h1>
 <p class="muted">${escapeHtml(runLine(content))}</p>
 <section id="chart"><h2>Scores</h2>
-<p class="muted">Mean per set and method with 95% bootstrap intervals (${options.resamples} resamples over prompt × seed images); the figure over each bar is its change over SD.</p>
+<p class="muted">Mean per set and method with 95% bootstrap intervals (${options.resamples} resamples over prompt × seed images); the figure over each bar is its change over SD, which the table gives with a paired interval (the same prompt and seed resampled together).</p>
 <figure class="chart">${chartSvg}</figure>
 <ul class="metrics">${metricNotes}</ul>
 </section>

@@ -29,7 +29,8 @@ export async function markdownReport(content: ReportContent, baseName: string): 
     '## Scores',
     '',
     `Mean per set and method with 95% bootstrap intervals (${options.resamples} resamples over prompt × seed ` +
-      'images); the figure over each bar is its change over SD.',
+      'images); the figure over each bar is its change over SD, which the table gives with a paired interval ' +
+      '(the same prompt and seed resampled together).',
     '',
     `![Scores per set and method](${encodeURI(chartFile)})`,
     '',
@@ -42,7 +43,11 @@ export async function markdownReport(content: ReportContent, baseName: string): 
     ...table.map(
       (row) =>
         `| ${cellText(row.metric)} | ${cellText(row.set)} | ${row.cells
-          .map((c) => (c ? `**${c.value}** ${c.interval}${c.change ? ` ${c.change}` : ''} (n=${c.n})` : '—'))
+          .map((c) =>
+            c
+              ? `**${c.value}** ${c.interval}${c.change ? ` ${c.change} ${c.changeInterval}` : ''} (n=${c.n})`
+              : '—',
+          )
           .join(' | ')} |`,
     ),
     '',

@@ -6,8 +6,11 @@ import type { ReportSummary, SummaryCell } from './summary.ts';
 export interface TableRow {
   metric: string;
   set: string;
-  /** Per method of the input: "0.3312 [0.3287, 0.3339]", "+4.1%" over SD, and the image count; null if unscored. */
-  cells: ({ value: string; interval: string; change: string; n: number } | null)[];
+  /**
+   * Per method of the input: "0.3312", "[0.3287, 0.3339]", "+4.1%" over SD with its interval "[+2.0, +6.3]",
+   * and the image count; null if unscored.
+   */
+  cells: ({ value: string; interval: string; change: string; changeInterval: string; n: number } | null)[];
 }
 
 export function resultsTable(input: ReportInput, summary: ReportSummary): TableRow[] {
@@ -29,10 +32,18 @@ export function resultsTable(input: ReportInput, summary: ReportSummary): TableR
 
 function formatCell(cell: SummaryCell) {
   const change = cell.improvementOverSd;
+  const interval = cell.improvementInterval;
   return {
     value: cell.mean.toFixed(4),
     interval: `[${cell.low.toFixed(4)}, ${cell.high.toFixed(4)}]`,
-    change: change === null ? '' : `${change >= 0 ? '+' : '−'}${Math.abs(change).toFixed(1)}%`,
+    change: change === null ? '' : `${signed(change)}%`,
+    changeInterval: interval === null ? '' : `[${signed(interval.low)}, ${signed(interval.high)}]`,
     n: cell.n,
   };
+}
+
+/** "+4.1", "−0.3": one decimal, the sign always shown (a true minus sign). */
+export function signed(value: number): string {
+  const rounded = Number(value.toFixed(1)); // so −0.04 reads "+0.0", not "−0.0"
+  return `${rounded >= 0 ? '+' : '−'}${Math.abs(rounded).toFixed(1)}`;
 }
