@@ -2,7 +2,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BlipCaptioner, type CaptionOptions } from '../../src/models/blip/blipCaptioner.ts';
+import {
+  BlipCaptioner,
+  type CaptionOptions,
+  LAVIS_CAPTION_OPTIONS,
+} from '../../src/models/blip/blipCaptioner.ts';
 import { openSafetensors } from '../../src/weights/safetensors.ts';
 import { FIXTURES, tempDir } from '../helpers/fixtures.ts';
 import { expectClose } from '../helpers/tensors.ts';
@@ -115,6 +119,13 @@ describe('BLIP caption specs (greedy, beam, conditional, A&E LAVIS setting) on b
     });
     expect(beamed.tokenIds).toEqual(beam.ids);
     expect(beamed.text).toBe(beam.text);
+  });
+
+  it('offers the A&E LAVIS setting of the ae_lavis specs as LAVIS_CAPTION_OPTIONS', () => {
+    const lavis = specs.filter((spec) => spec.check.startsWith('blip_caption_ae_lavis_'));
+    expect(lavis).toHaveLength(5);
+    for (const spec of lavis)
+      expect({ ...optionsOf(spec), prefixCut: 'characters' }).toEqual(LAVIS_CAPTION_OPTIONS);
   });
 
   it('cuts the prefix by characters (LAVIS) or as decoded text', async () => {

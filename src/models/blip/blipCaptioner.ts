@@ -25,6 +25,20 @@ export interface CaptionOptions {
   prefixCut?: PrefixCut;
 }
 
+/**
+ * LAVIS `blip_caption` base_coco's `generate` defaults, the setting of Attend-and-Excite's BLIP-CLIP text-text
+ * metric (`metrics/blip_captioning_and_clip_similarity.py`): prompt "a picture of ", 3 beams, 10 to 30 tokens,
+ * no repetition penalty, the caption cut from the text by characters.
+ */
+export const LAVIS_CAPTION_OPTIONS: Readonly<CaptionOptions> = {
+  prefix: 'a picture of ',
+  numBeams: 3,
+  maxLength: 30,
+  minLength: 10,
+  repetitionPenalty: 1,
+  prefixCut: 'characters',
+};
+
 export interface Caption {
   /** The text with the prefix cut (see `PrefixCut`); the whole text without a prefix. */
   caption: string;
