@@ -3,9 +3,15 @@ import type { ProgressEvent } from '../pipeline/request.ts';
 
 export interface GenerationProgress {
   readonly onProgress: (event: ProgressEvent) => void;
-  /** Ends the bar (also after an error, so the terminal's cursor comes back). */
+  /**
+   * Ends the bar for good (also after an error or an interrupt, so the terminal's line wrapping, which the bar
+   * turns off while it draws, comes back); later events are ignored.
+   */
   stop(): void;
 }
+
+/** The terminal control sequence that turns line wrapping back on (DECAWM). */
+export const LINE_WRAP_ON = '\x1b[?7h';
 
 /**
  * Denoising progress on stderr: a bar over all images' steps when stderr is a terminal, otherwise (a log
@@ -38,19 +44,27 @@ export function generationProgress(
     cliProgress.Presets.shades_classic,
   );
   let running = false;
+  let stopped = false;
+  // A process that ends without stop() (a second Ctrl-C exits at once) still gives the terminal back.
+  const restoreOnExit = () => stream.write(LINE_WRAP_ON);
   return {
     onProgress(event) {
+      if (stopped) return;
       const done = event.image * event.total + event.loopIndex + 1;
       const payload = { image: event.image + 1, images: imageCount };
       if (!running) {
         bar.start(imageCount * event.total, done, payload);
+        process.once('exit', restoreOnExit);
         running = true;
       } else {
         bar.update(done, payload);
       }
     },
     stop() {
-      if (running) bar.stop();
+      stopped = true;
+      if (!running) return;
+      bar.stop();
+      process.off('exit', restoreOnExit);
       running = false;
     },
   };

@@ -3,6 +3,8 @@ import type { GsnSettings } from '../guidance/settings.ts';
 import type { TokenSpecification } from '../prompt/index.ts';
 import type { RandomDevice, Seed } from '../random/index.ts';
 import type { SchedulerKind } from '../schedulers/scheduler.ts';
+import { GENERATION_LIMITS } from './limits.ts';
+import type { GeneratedImage } from './stableDiffusion.ts';
 
 export type Method = 'sd' | 'attend-excite' | 'divide-bind';
 
@@ -38,6 +40,16 @@ export interface GenerationRequest {
   onProgress?: (event: ProgressEvent) => void;
   /** Told at once of anything the user should know (e.g. a truncated prompt); also listed in the result. */
   onWarning?: (message: string) => void;
+  /**
+   * Called with each image as soon as it is finished (0-based index) and awaited before the next one starts,
+   * so a caller can write it at once and an interrupted run keeps it.
+   */
+  onImage?: (image: GeneratedImage, index: number) => Promise<void> | void;
+  /**
+   * Cancels the run: checked before every UNet pass (each GSN iteration too), so it stops within one pass;
+   * generate() then rejects with the signal's reason and no later image is started or reported.
+   */
+  signal?: AbortSignal;
 }
 
 export interface ProgressEvent {
@@ -47,8 +59,12 @@ export interface ProgressEvent {
   readonly total: number;
 }
 
-/** Checks the numbers a user can get wrong, with messages that say how to fix them. */
+/**
+ * Checks the numbers a user can get wrong against GENERATION_LIMITS, with messages that say how to fix them.
+ * The library, the CLI (before the model loads) and the studio all call it, so their limits agree.
+ */
 export function validateRequest(request: GenerationRequest, height: number, width: number): void {
+  const { maxSide, maxSteps, maxImages } = GENERATION_LIMITS;
   for (const [name, value] of [
     ['height', height],
     ['width', width],
@@ -58,14 +74,37 @@ export function validateRequest(request: GenerationRequest, height: number, widt
         `${name} ${value} is not a positive multiple of 8; Stable Diffusion needs that (e.g. 512)`,
       );
     }
+    if (value > maxSide) {
+      throw new UserError(`${name} ${value} is over the ${maxSide}-pixel limit; SD 1.x/2.x work at 512–768`);
+    }
   }
   const steps = request.steps ?? 50;
-  if (!Number.isInteger(steps) || steps < 1)
-    throw new UserError(`steps must be a positive integer, got ${steps}`);
+  if (!Number.isInteger(steps) || steps < 1 || steps > maxSteps) {
+    throw new UserError(
+      `steps must be an integer from 1 to ${maxSteps} (the scheduler's training timesteps), got ${steps}`,
+    );
+  }
   const images = request.numImages ?? 1;
-  if (!Number.isInteger(images) || images < 1) {
-    throw new UserError(`the number of images must be a positive integer, got ${images}`);
+  if (!Number.isInteger(images) || images < 1 || images > maxImages) {
+    throw new UserError(`the number of images must be an integer from 1 to ${maxImages}, got ${images}`);
   }
   const scale = request.guidanceScale ?? 7.5;
   if (!Number.isFinite(scale)) throw new UserError(`guidance scale must be a number, got ${scale}`);
+  checkAttributeCount(request.tokens);
+}
+
+/**
+ * Attributes are aligned with objects, one per object: a list of another length is refused whether it is
+ * given by index or by word (a shorter one used to be padded with "none" by index only).
+ */
+function checkAttributeCount(tokens: TokenSpecification | undefined): void {
+  const objects = tokens?.tokenIndices ?? tokens?.objects;
+  const attributes = tokens?.attributeIndices ?? tokens?.attributes;
+  if (!objects || !attributes || objects.length === attributes.length) return;
+  const byIndex = tokens?.attributeIndices !== undefined;
+  throw new UserError(
+    `there are ${attributes.length} attribute${attributes.length === 1 ? '' : 's'} for ${objects.length} ` +
+      `object${objects.length === 1 ? '' : 's'}: give one attribute per object, ` +
+      (byIndex ? '0 for none (e.g. --attribute-indices 2,0)' : '- for none (e.g. --attributes purple,-)'),
+  );
 }

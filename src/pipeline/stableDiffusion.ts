@@ -31,7 +31,10 @@ import { type ResolveModelOptions, resolveModel } from '../weights/resolveModel.
 import { defaultAttentionRes } from './attentionResolution.ts';
 import { batchedNoise } from './batchedNoise.ts';
 import { classifierFreeGuidance } from './classifierFreeGuidance.ts';
+import { assertFinite } from './finiteCheck.ts';
 import { GuidanceGraphPool, type GuidanceLease } from './guidanceGraphPool.ts';
+import { checkMemoryFits } from './limits.ts';
+import { withoutInapplicableOptions } from './methodOptions.ts';
 import { type GenerationRequest, type Method, validateRequest } from './request.ts';
 import { type GuidanceTrace, settingsForTrace, type TraceStep } from './trace.ts';
 
@@ -80,6 +83,7 @@ export class StableDiffusion {
     readonly vae: VaeDecoder,
     readonly schedulerConfig: RawSchedulerConfig,
     private readonly runtime: RuntimeOptions,
+    private readonly unetDtype: UNetDtype,
   ) {}
 
   /** Opens a diffusers folder or a Hugging Face repo id (downloaded into the standard cache). */
@@ -94,11 +98,20 @@ export class StableDiffusion {
       readComponentConfig(folder, 'scheduler'),
     ]);
     const tokenizer = ClipTokenizer.fromFolder(join(root, 'tokenizer'));
-    return new StableDiffusion(root, tokenizer, textEncoder, unet, vae, schedulerConfig, {
-      device,
-      threads,
-      cacheDir,
-    });
+    return new StableDiffusion(
+      root,
+      tokenizer,
+      textEncoder,
+      unet,
+      vae,
+      schedulerConfig,
+      {
+        device,
+        threads,
+        cacheDir,
+      },
+      dtype ?? 'float32',
+    );
   }
 
   /** The image size [height, width] the model was trained at: the UNet's sample_size × the VAE factor. */
@@ -125,24 +138,39 @@ export class StableDiffusion {
     return { embedding: out.data as Float32Array, warning };
   }
 
-  async generate(request: GenerationRequest): Promise<GenerationResult> {
+  /**
+   * Generates `numImages` images, each handed to `onImage` as soon as it is done. Options the method ignores
+   * are dropped with a warning; latents or a decoded image holding NaN/Inf stop the run with a
+   * NonFiniteError naming the step; `signal` cancels it between UNet passes.
+   */
+  async generate(given: GenerationRequest): Promise<GenerationResult> {
+    const { request, dropped } = withoutInapplicableOptions(given);
     const method: Method = request.method ?? 'sd';
     const height = request.height ?? this.defaultSize[0];
     const width = request.width ?? this.defaultSize[1];
     validateRequest(request, height, width);
     const factor = this.vae.scaleFactor;
     const [h, w] = [height / factor, width / factor];
+    if (this.runtime.device === undefined || this.runtime.device === 'cpu') {
+      const { heads, downBlockTypes } = this.unet.config;
+      const hasAttention = downBlockTypes.map((type) => type === 'CrossAttnDownBlock2D');
+      checkMemoryFits({ heads, hasAttention }, { height, width, h, w });
+    }
     const latentSize = this.unet.config.inChannels * h * w;
     const count = request.numImages ?? 1;
     const warnings: string[] = [];
+    const warn = (warning: string) => {
+      warnings.push(warning);
+      request.onWarning?.(warning);
+    };
+    for (const option of dropped) {
+      warn(`${option.field} applies only to ${option.appliesTo}; ignored with method ${method}`);
+    }
+    request.signal?.throwIfAborted();
 
     const cond = await this.encodePrompt(request.prompt);
     const uncond = await this.encodePrompt(request.negativePrompt ?? '');
-    for (const warning of [cond.warning, uncond.warning]) {
-      if (!warning) continue;
-      warnings.push(warning);
-      request.onWarning?.(warning);
-    }
+    for (const warning of [cond.warning, uncond.warning]) if (warning) warn(warning);
     const textBatch = new Float32Array(uncond.embedding.length * 2);
     textBatch.set(uncond.embedding, 0);
     textBatch.set(cond.embedding, uncond.embedding.length);
@@ -187,12 +215,22 @@ export class StableDiffusion {
           last: k === count - 1,
         };
         const { latent, steps } = await this.denoise(start, scheduler, run);
+        request.signal?.throwIfAborted();
         const decoded = await (await this.vaeDecoder(h, w)).run({
           data: latent,
           shape: [1, ...shape.slice(1)],
         });
+        assertFinite(decoded.data as Float32Array, {
+          what: 'decoded image',
+          image: k,
+          dtype: this.unetDtype,
+        });
         const trace = guidance && selection ? traceOf(guidance.settings, selection, steps) : undefined;
-        images.push({ rgb: imageToRgb8(decoded)[0], latents: latent, trace });
+        const image: GeneratedImage = { rgb: imageToRgb8(decoded)[0], latents: latent, trace };
+        images.push(image);
+        // A cancel that came during the decode still drops this image: after an abort nothing is reported.
+        request.signal?.throwIfAborted();
+        await request.onImage?.(image, k);
       }
     } finally {
       await lease?.done();
@@ -206,7 +244,7 @@ export class StableDiffusion {
    * scheduler's step noise.
    */
   private initialLatents(request: GenerationRequest, shape: number[], width: number, height: number) {
-    const seed = request.latents ? (request.seed ?? null) : (request.seed ?? randomInt(2 ** 32));
+    const seed = request.latents ? (request.seed ?? null) : (request.seed ?? drawSeed());
     const generator =
       seed === null
         ? null
@@ -246,6 +284,7 @@ export class StableDiffusion {
       if (guidance && graph && isGuidedStep(guidance.settings, i)) {
         let maps: Float32Array | undefined;
         const phase = await gsnPhase(latent, i, sizes[i], guidance.settings, async (z, loopIndex) => {
+          request.signal?.throwIfAborted();
           const evaluation = await graph.evaluate(
             z,
             t,
@@ -261,12 +300,20 @@ export class StableDiffusion {
         steps.push({ ...phase.report, timestep: t, maps: keepMaps ? Array.from(maps!) : undefined });
         if (run.last && i === lastGuided) await lease?.done();
       }
+      request.signal?.throwIfAborted();
       const input = scheduler.scaleModelInput(latent, i);
       const pair = new Float32Array(input.length * 2);
       pair.set(input, 0);
       pair.set(input, input.length);
       const noise = await noiseGraph.predict(pair, t, textBatch);
       latent = scheduler.step(classifierFreeGuidance(noise, request.guidanceScale ?? 7.5), i, latent);
+      assertFinite(latent, {
+        what: 'latents',
+        image: run.image,
+        loopIndex: i,
+        timestep: t,
+        dtype: this.unetDtype,
+      });
       request.onProgress?.({ image: run.image, loopIndex: i, total: timesteps.length });
     }
     return { latent, steps };
@@ -319,6 +366,11 @@ export class StableDiffusion {
     this.guidancePool ??= new GuidanceGraphPool(this.unet, this.runtime);
     return this.guidancePool.acquire(spec);
   }
+}
+
+/** A random seed as generate() draws one when the request has none (a caller can draw it first to show it). */
+export function drawSeed(): number {
+  return randomInt(2 ** 32);
 }
 
 /** What GSN needs at every guided step of a run. */
