@@ -1,7 +1,6 @@
 /**
  * `dnb benchmark worker`: takes benchmark jobs from the queue one at a time and sends each image back as the
- * job's return value. The model is loaded on the first job and kept (one per dtype and variant the jobs ask
- * for). A worker that dies mid-job loses its lock; after `lockDurationMs` another worker's stalled-job check
+ * job's return value. The model is loaded once and kept (one per dtype and variant the jobs ask for). A worker that dies mid-job loses its lock; after `lockDurationMs` another worker's stalled-job check
  * puts the job back on the queue, and the coordinator's store keeps each job once whatever happens.
  */
 import { Worker } from 'bullmq';
@@ -22,6 +21,11 @@ export interface WorkerOptions extends QueueConnectionOptions {
   /** How many times a job may stall (its worker die) before it fails (default 3). */
   readonly maxStalledCount?: number;
   readonly onJob?: (event: { type: 'start' | 'done' | 'failed'; job: string; detail?: string }) => void;
+  /**
+   * Loaded before the first job is taken, so a worker with a wrong --model fails at once, in words, instead of
+   * failing the jobs it takes.
+   */
+  readonly preload?: { dtype: 'fp32' | 'fp16'; variant?: string };
   /** Resolves to stop the worker (after its current job). */
   readonly stop: Promise<void>;
 }
@@ -29,17 +33,29 @@ export interface WorkerOptions extends QueueConnectionOptions {
 export async function runWorker(options: WorkerOptions): Promise<{ jobs: number }> {
   const connection = await connectQueue(options.url, options);
   const generators = new Map<string, Promise<LoadedGenerator>>();
+  const generatorFor = (dtype: 'fp32' | 'fp16', variant: string | undefined) => {
+    const key = `${dtype}/${variant ?? ''}`;
+    let generator = generators.get(key);
+    if (!generator) {
+      generator = options.loadGenerator(dtype, variant);
+      generators.set(key, generator);
+    }
+    return generator;
+  };
+  if (options.preload) {
+    try {
+      await generatorFor(options.preload.dtype, options.preload.variant);
+    } catch (error) {
+      await connection.close();
+      throw error;
+    }
+  }
   let jobs = 0;
   const worker = new Worker<QueueJobData, QueueJobResult>(
     options.queueName,
     async (job) => {
       const { dtype, variant } = job.data.settings.generation;
-      const key = `${dtype}/${variant ?? ''}`;
-      let generator = generators.get(key);
-      if (!generator) {
-        generator = options.loadGenerator(dtype, variant);
-        generators.set(key, generator);
-      }
+      const generator = generatorFor(dtype, variant);
       options.onJob?.({ type: 'start', job: keyText(job.data.key) });
       return encodeResult(await (await generator).generate(job.data));
     },

@@ -1,7 +1,7 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { type LoadedGenerator, loadModelGenerator } from '../../src/benchmark/jobGenerator.ts';
 import { readJobRecord, withJobRecord } from '../../src/benchmark/jobImage.ts';
 import { imagePathOf, type JobDescription } from '../../src/benchmark/jobs.ts';
@@ -182,6 +182,24 @@ describe('runBenchmark on the tiny model', () => {
       tokenIndices: [3, 7],
       attributeIndices: [2, 6],
     });
+  });
+
+  it('dnb benchmark status DIR --json prints the counts', async () => {
+    const printed: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((text) => {
+      printed.push(String(text));
+      return true;
+    });
+    try {
+      await createProgram().parseAsync(['node', 'dnb', 'benchmark', 'status', dir, '--json']);
+      await createProgram().parseAsync(['node', 'dnb', 'benchmark', 'status', dir]);
+    } finally {
+      write.mockRestore();
+    }
+    expect(printed).toEqual([
+      '{"expected":12,"done":12,"failed":0,"pending":0,"duplicates":0}\n',
+      '12 of 12 images done, 0 failed, 0 pending\n',
+    ]);
   });
 
   it('does nothing the second time, without loading the model', async () => {

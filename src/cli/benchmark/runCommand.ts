@@ -76,7 +76,10 @@ export function addBenchmarkRunCommand(benchmark: Command): Command {
   addModelOption(command).requiredOption('-o, --out <dir>', 'the run folder (benchmark.db and images/)');
   command
     .option('--retry-failed', 'try the jobs that failed in an earlier run again')
-    .option('--queue <redis-url>', 'coordinate workers over a Redis queue, e.g. redis://host:6379/0')
+    .option(
+      '--queue <redis-url>',
+      'coordinate workers over a Redis queue, e.g. redis://host:6379/0 (this process then only queues and stores; start dnb benchmark worker beside it to use this machine too)',
+    )
     .option('--queue-name <name>', 'the BullMQ queue name (workers must use the same)', 'dnb-benchmark');
   command.optionsGroup('Generation options (as dnb generate):');
   addSamplingOptions(command);

@@ -13,6 +13,8 @@ interface WorkerCommandOptions {
   device: Device;
   threads?: number;
   cacheDir?: string;
+  dtype: 'fp32' | 'fp16';
+  variant?: string;
   lockDuration: number;
   stalledInterval: number;
 }
@@ -33,6 +35,15 @@ export function addBenchmarkWorkerCommand(benchmark: Command): Command {
     .addOption(
       new Option('--device <device>', 'where ONNX Runtime runs the graphs').choices(DEVICES).default('cpu'),
     )
+    .addOption(
+      new Option(
+        '--dtype <dtype>',
+        'the UNet precision to load at start (jobs of a run in another load it then)',
+      )
+        .choices(['fp32', 'fp16'])
+        .default('fp32'),
+    )
+    .option('--variant <name>', 'weights variant to load at start, e.g. fp16')
     .option('--threads <n>', "ONNX Runtime's intra-op threads (default: all cores)", positiveInteger)
     .option('--cache-dir <dir>', 'where compiled graphs are cached')
     .option(
@@ -56,13 +67,16 @@ async function workerCommand(options: WorkerCommandOptions): Promise<void> {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
-  log(`worker ${process.pid}: waiting for jobs on ${options.queue} (${options.queueName})`);
+  log(
+    `worker ${process.pid}: connecting to ${options.queue} (queue ${options.queueName}) and loading ${options.model}`,
+  );
   const { jobs } = await runWorker({
     url: options.queue,
     queueName: options.queueName,
     lockDurationMs: options.lockDuration,
     stalledIntervalMs: options.stalledInterval,
     stop,
+    preload: { dtype: options.dtype, variant: options.variant },
     loadGenerator: (dtype, variant) =>
       loadModelGenerator(options.model, {
         dtype,
