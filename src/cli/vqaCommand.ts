@@ -8,7 +8,7 @@ import { positiveInteger } from './optionParsers.ts';
 
 interface VqaFlags extends ClipRuntimeFlags {
   model: string;
-  question: string[];
+  question?: string[];
   maxLength?: number;
   batch?: boolean;
   json?: boolean;
@@ -29,7 +29,7 @@ export function addVqaCommand(program: Command): Command {
         'Salesforce/blip-vqa-base), greedily, as TIFA asks them.',
     )
     .argument('<image>', 'an image file (PNG, JPEG, WebP, …)')
-    .option('-q, --question <text>', 'a question about the image (repeat for several)', collect, [])
+    .option('-q, --question <text>', 'a question about the image (repeat for several)', collect)
     .requiredOption('-m, --model <dir|repo>', 'BLIP VQA model folder or Hugging Face repo id')
     .option(
       '--max-length <n>',
@@ -42,8 +42,9 @@ export function addVqaCommand(program: Command): Command {
     )
     .option('--json', 'print one JSON object instead of a line per question (question, tab, answer)');
   return addScoringRuntimeOptions(command).action(async (image: string, flags: VqaFlags) => {
-    if (flags.question.length === 0) throw new UserError('vqa needs at least one --question about the image');
-    const rows = await vqaRows(image, flags);
+    const questions = flags.question ?? [];
+    if (questions.length === 0) throw new UserError('vqa needs at least one --question about the image');
+    const rows = await vqaRows(image, questions, flags);
     process.stdout.write(
       flags.json
         ? `${JSON.stringify({ results: rows })}\n`
@@ -52,8 +53,8 @@ export function addVqaCommand(program: Command): Command {
   });
 }
 
-async function vqaRows(image: string, flags: VqaFlags): Promise<VqaRow[]> {
-  for (const [i, question] of flags.question.entries()) {
+async function vqaRows(image: string, questions: string[], flags: VqaFlags): Promise<VqaRow[]> {
+  for (const [i, question] of questions.entries()) {
     if (question.trim() === '')
       throw new UserError(`--question ${i + 1} is empty: ask something about the image`);
   }
@@ -61,7 +62,7 @@ async function vqaRows(image: string, flags: VqaFlags): Promise<VqaRow[]> {
   const folder = await resolveTransformersModel(flags.model, { files: 'blip' });
   const vqa = await BlipVqa.load(folder, runtimeOf(flags));
   try {
-    const answers = await vqa.answer(decoded, flags.question, {
+    const answers = await vqa.answer(decoded, questions, {
       maxLength: flags.maxLength,
       together: flags.batch,
     });
@@ -71,6 +72,6 @@ async function vqaRows(image: string, flags: VqaFlags): Promise<VqaRow[]> {
   }
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
