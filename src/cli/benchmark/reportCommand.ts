@@ -29,10 +29,9 @@ export function addReportCommand(benchmark: Command): Command {
     .addOption(
       new Option(
         '--format <format>',
-        'html: one self-contained file; md: Markdown with the chart and images beside it',
-      )
-        .choices(REPORT_FORMATS)
-        .default(undefined, 'from the --out extension, else html'),
+        'html: one self-contained file; md: Markdown with the chart and images beside it ' +
+          '(default: md for an --out ending in .md, else html)',
+      ).choices(REPORT_FORMATS),
     )
     .option('--overwrite', 'replace the report files if they exist', false)
     .option('--title <text>', 'the report heading')

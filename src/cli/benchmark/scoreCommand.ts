@@ -1,5 +1,5 @@
 import { SingleBar } from 'cli-progress';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import {
   checkModelsFor,
   loadScoringModels,
@@ -40,9 +40,11 @@ export function addScoreCommand(benchmark: Command): Command {
         'accuracy with BLIP VQA. Scores go into the run store as they are made; run it again to resume.',
     )
     .argument('<dir>', 'the run folder (the --out of dnb benchmark run)')
-    .option('--metrics <list>', `comma-separated, from ${SCORE_GROUPS.join(', ')}`, metricList, [
-      ...SCORE_GROUPS,
-    ])
+    .addOption(
+      new Option('--metrics <list>', `comma-separated, from ${SCORE_GROUPS.join(', ')}`)
+        .argParser(metricList)
+        .default([...SCORE_GROUPS], SCORE_GROUPS.join(',')),
+    )
     .option(
       '--clip-model <dir|repo>',
       'CLIP model folder or Hub repo id, e.g. openai/clip-vit-base-patch16 (all metrics)',
