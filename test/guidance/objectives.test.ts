@@ -152,7 +152,12 @@ describe.each(GOLDEN_PROMPTS)('losses from the golden attention maps of %s', (ke
         expectClose(range(r.smooth), await golden(key, `${step}/dnb/token${idx}_smoothed`), 1e-4);
       }
       expectClose(r.ae, await golden(key, `${step}/ae_max/loss`), 1e-4, 1e-6);
-      expectClose(r.aeIndicator.map((v) => -v), await golden(key, `${step}/dnb_max/loss`), 1e-4, 1e-6);
+      expectClose(
+        r.aeIndicator.map((v) => -v),
+        await golden(key, `${step}/dnb_max/loss`),
+        1e-4,
+        1e-6,
+      );
       expectClose(r.tv, await golden(key, `${step}/dnb_tv/loss`), 1e-4, 1e-6);
       if (r.tvBind) expectClose(r.tvBind, await golden(key, `${step}/dnb_tv_bind/loss`), 1e-4, 1e-6);
     });
@@ -174,5 +179,53 @@ describe('attention layer selection', () => {
     expect(crossAttentionMaps(layers, 16).shape).toEqual([16, 16, 77]);
     expect(subsampledCrossAttentionMaps(layers, 16).shape).toEqual([16, 16, 77]);
     expect(() => crossAttentionMaps(layers, 24)).toThrow(/no cross-attention layers/);
+  });
+});
+
+/**
+ * The binding loss's attribute maps where the UNet has 64×64 cross-attention (SD 1.x at 512 px; the tiny fixture
+ * model at 64 px has none, and no golden covers it): each 64×64 and 32×32 layer nearest-subsampled to 16×16
+ * (pixels (4y, 4x) and (2y, 2x)), then the mean over layers and heads, against that mean computed here.
+ */
+describe('64×64 → 16×16 attribute-map subsampling', () => {
+  it('picks every 4th row and column of the 64×64 layers and every 2nd of the 32×32 ones', async () => {
+    const g = new G.Graph();
+    const keys = 3;
+    const heads = 2;
+    const sides = [64, 32, 16, 8, 128];
+    const layers = sides.map((side) => ({
+      name: `down${side}`,
+      place: 'down' as const,
+      kind: 'cross' as const,
+      resolution: [side, side] as [number, number],
+      probs: g.input(`p${side}`, [1, heads, side * side, keys]),
+    }));
+    layers.push({
+      ...layers[0],
+      name: 'self64',
+      kind: 'self' as never,
+      probs: g.input('self64', [1, heads, 4096, keys]),
+    });
+    const feeds: Record<string, Float32Array> = {};
+    let seed = 11;
+    const next = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+    for (const side of sides)
+      feeds[`p${side}`] = Float32Array.from({ length: heads * side * side * keys }, next);
+    feeds.self64 = Float32Array.from({ length: heads * 4096 * keys }, () => 100);
+    const r = await run({ maps: subsampledCrossAttentionMaps(layers, 16) }, feeds);
+    const expected = new Float64Array(16 * 16 * keys);
+    for (const side of [64, 32]) {
+      const step = side / 16;
+      for (let h = 0; h < heads; h++)
+        for (let y = 0; y < 16; y++)
+          for (let x = 0; x < 16; x++)
+            for (let k = 0; k < keys; k++) {
+              const pixel = y * step * side + x * step;
+              expected[(y * 16 + x) * keys + k] +=
+                feeds[`p${side}`][(h * side * side + pixel) * keys + k] / (2 * heads);
+            }
+    }
+    // Float32 sums of 4 values in [0, 1): within 2 ulp of ~0.5.
+    expectClose(r.maps, expected, 2e-7);
   });
 });
