@@ -10,11 +10,11 @@ import { type TensorToWrite, writeSafetensors } from '../../src/weights/safetens
 import { GOLDEN, GOLDEN_PROMPTS, golden, TINY_SD, tempDir } from '../helpers/fixtures.ts';
 import { expectClose, maxAbsDiff } from '../helpers/tensors.ts';
 
-// The fixtures README recommends 1e-3 of max |ref| for decoded images. The decoder's input here is
-// final_latents / 0.18215 (values up to ~300), and a float32 re-implementation sums its convolutions and
-// group norms in another order than PyTorch's CPU kernels; float32 rounding at that scale is ~1e-6
-// relative (measured 8e-7), so 1e-3 is a loose bound that still catches any wrong layer.
-const IMAGE_TOLERANCE = 1e-3;
+// About 10× the measured error (the fixtures README's 1e-3 would let an approximated layer pass). The
+// decoder's input here is final_latents / 0.18215 (values up to ~300), and a float32 re-implementation sums its
+// convolutions and group norms in another order than PyTorch's CPU kernels: measured ≤ 8.1e-7 of max |ref| over
+// the three prompts and the legacy attention names.
+const IMAGE_TOLERANCE = 1e-5;
 const SCALING_FACTOR = 0.18215;
 
 const cacheDir = tempDir('dnb-vae-');
