@@ -2,10 +2,23 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { bindingWeight } from '../../src/guidance/binding.ts';
 import { GuidanceGraph, type GuidanceGraphSpec } from '../../src/guidance/guidanceGraph.ts';
 import { loadUNet, type UNet2DConditionModel } from '../../src/models/unet/index.ts';
-import { GOLDEN_PROMPTS, golden, goldenManifest, TINY_SD, tempDir } from '../helpers/fixtures.ts';
+import {
+  GOLDEN_PROMPTS,
+  type GoldenManifestPrompt,
+  golden,
+  goldenManifest,
+  TINY_SD,
+  tempDir,
+} from '../helpers/fixtures.ts';
 import { expectClose } from '../helpers/tensors.ts';
 
-const manifest = goldenManifest();
+interface FirstLossCall {
+  max_attn: number[];
+  threshold_value?: number;
+}
+const manifest = goldenManifest() as {
+  prompts: (GoldenManifestPrompt & { generations: Record<string, { loss_calls: FirstLossCall[] }> })[];
+};
 const cacheDir = tempDir();
 const STEPS = { t_first: { t: 981, loopIndex: 0 }, t_mid: { t: 501, loopIndex: 25 } } as const;
 
@@ -20,8 +33,8 @@ function spec(method: GuidanceGraphSpec['method'], objects: number, binding: boo
 
 /**
  * The loss and its gradient with respect to the latent through the whole UNet, against the official code at
- * (init_latent, t). Tolerances from the fixtures README: losses 1e-4 relative (or 1e-6 absolute), gradients
- * 5e-4 relative to max |ref|.
+ * (init_latent, t), at about 10× the measured error: losses ≤ 1.9e-6 relative (bound 2e-5), gradients ≤ 1.4e-5
+ * of max |ref| (bound 1.5e-4), max attention per token and the indicator ≤ 4.5e-6 (bound 5e-5).
  */
 describe.each(GOLDEN_PROMPTS)('the guidance graph on %s', (key) => {
   const prompt = manifest.prompts.find((p) => p.key === key)!;
@@ -41,11 +54,16 @@ describe.each(GOLDEN_PROMPTS)('the guidance graph on %s', (key) => {
       const text = await golden(key, 'prompt_embeds');
       for (const [step, { t, loopIndex }] of Object.entries(STEPS)) {
         const r = await graph.evaluate(latent, t, text, { objects, attributes }, bindingWeight(loopIndex));
-        expectClose([r.loss], await golden(key, `${step}/${c.name}/loss`), 1e-4, 1e-6);
-        expectClose(r.gradient, await golden(key, `${step}/${c.name}/grad`), 5e-4);
+        expectClose([r.loss], await golden(key, `${step}/${c.name}/loss`), 2e-5);
+        expectClose(r.gradient, await golden(key, `${step}/${c.name}/grad`), 1.5e-4);
         expect(r.maps.length).toBe(objects.length * 256);
-        const minimum = Math.min(...(c.method === 'attend-excite' ? r.maxAttention : r.totalVariation!));
-        expect(r.indicator).toBe(minimum);
+        if (step !== 't_first') continue;
+        // The default runs' first loss call is this very pass (init_latent, t = 981, PNDM's σ = 1): its logged
+        // max attention per token and D&B indicator (min TV) are the official values of the same quantities.
+        const first = prompt.generations[c.name === 'ae_max' ? 'ae' : c.name.replace('_', ':')].loss_calls[0];
+        expectClose(r.maxAttention, first.max_attn, 5e-5);
+        const indicator = first.threshold_value ?? Math.min(...first.max_attn);
+        expectClose([r.indicator], [indicator], 5e-5);
       }
       await graph.release();
     });

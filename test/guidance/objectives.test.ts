@@ -106,9 +106,11 @@ const manifest = goldenManifest();
 
 /**
  * The losses from the golden aggregated maps: everything after the UNet, against the official code's values.
- * Tolerance: 1e-4 of max |ref| for maps and losses (fixtures README: float32 rounding of the reference is
- * ~1e-6 relative; summation order inside ONNX Runtime differs from PyTorch's).
+ * Measured ≤ 2.6e-7 of max |ref| on every token map, smoothed map and loss (float32 rounding; the README's
+ * 1e-4 would be 400× that), so the bound is 3e-6.
  */
+const AFTER_UNET_TOLERANCE = 3e-6;
+
 describe.each(GOLDEN_PROMPTS)('losses from the golden attention maps of %s', (key) => {
   const spec = manifest.prompts.find((p) => p.key === key)!;
   for (const step of ['t_first', 't_mid'] as const) {
@@ -148,18 +150,26 @@ describe.each(GOLDEN_PROMPTS)('losses from the golden attention maps of %s', (ke
       const r = await run(outputs, feeds);
       for (const [s, idx] of spec.token_indices.entries()) {
         const range = (v: number[]) => v.slice(s * 256, (s + 1) * 256);
-        expectClose(range(r.soft), await golden(key, `${step}/dnb/token${idx}_softmax`), 1e-4);
-        expectClose(range(r.smooth), await golden(key, `${step}/dnb/token${idx}_smoothed`), 1e-4);
+        expectClose(
+          range(r.soft),
+          await golden(key, `${step}/dnb/token${idx}_softmax`),
+          AFTER_UNET_TOLERANCE,
+        );
+        expectClose(
+          range(r.smooth),
+          await golden(key, `${step}/dnb/token${idx}_smoothed`),
+          AFTER_UNET_TOLERANCE,
+        );
       }
-      expectClose(r.ae, await golden(key, `${step}/ae_max/loss`), 1e-4, 1e-6);
+      expectClose(r.ae, await golden(key, `${step}/ae_max/loss`), AFTER_UNET_TOLERANCE);
       expectClose(
         r.aeIndicator.map((v) => -v),
         await golden(key, `${step}/dnb_max/loss`),
-        1e-4,
-        1e-6,
+        AFTER_UNET_TOLERANCE,
       );
-      expectClose(r.tv, await golden(key, `${step}/dnb_tv/loss`), 1e-4, 1e-6);
-      if (r.tvBind) expectClose(r.tvBind, await golden(key, `${step}/dnb_tv_bind/loss`), 1e-4, 1e-6);
+      expectClose(r.tv, await golden(key, `${step}/dnb_tv/loss`), AFTER_UNET_TOLERANCE);
+      if (r.tvBind)
+        expectClose(r.tvBind, await golden(key, `${step}/dnb_tv_bind/loss`), AFTER_UNET_TOLERANCE);
     });
   }
 });
