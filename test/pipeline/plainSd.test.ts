@@ -17,19 +17,24 @@ const PROMPTS: Record<string, string> = {
 };
 
 /**
- * Plain Stable Diffusion from the stored initial latents against diffusers 0.21.4. Tolerance 1e-3 of max |ref|
- * for final latents and the decoded image (fixtures README: float32 vs float64 of the reference differs by
- * ~2e-6; summation order in ONNX Runtime differs from PyTorch's).
+ * Plain Stable Diffusion from the stored initial latents against diffusers 0.21.4, at about 10× the measured
+ * max |Δ| / max |ref| (the reference's own float32-vs-float64 noise: 1.4e-6 over 50 PNDM steps, 4.1e-6 over 10
+ * steps of the other schedulers), so that an approximated layer (the tanh GELU: 7.4e-5) fails.
  */
+// Measured 1.4e-6 (three prompts).
+const PNDM_TOLERANCE = 1.5e-5;
+// Measured up to 3.8e-6 (DDIM 3.7e-6, Euler 3.8e-6, DPM-Solver++ 2.4e-6).
+const TEN_STEP_TOLERANCE = 4e-5;
+
 describe.each(GOLDEN_PROMPTS)('plain SD on %s', (key) => {
-  it('50 PNDM steps give the golden final latents and image', async () => {
+  it('50 PNDM steps give the golden final latents', async () => {
     const { images } = await sd.generate({
       prompt: PROMPTS[key],
       latents: await golden(key, 'init_latent'),
       steps: 50,
       guidanceScale: 7.5,
     });
-    expectClose(images[0].latents, await golden(key, 'gen_sd/final_latents'), 1e-3);
+    expectClose(images[0].latents, await golden(key, 'gen_sd/final_latents'), PNDM_TOLERANCE);
   });
 
   for (const [kind, name] of [
@@ -44,7 +49,7 @@ describe.each(GOLDEN_PROMPTS)('plain SD on %s', (key) => {
         steps: 10,
         scheduler: kind as SchedulerKind,
       });
-      expectClose(images[0].latents, await golden(key, `${name}/final_latents`), 1e-3);
+      expectClose(images[0].latents, await golden(key, `${name}/final_latents`), TEN_STEP_TOLERANCE);
     });
   }
 });
