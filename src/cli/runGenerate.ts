@@ -73,9 +73,7 @@ export async function runGenerate(prompt: string, options: GenerateOptions): Pro
   const progress = generationProgress(count);
   // Installed before the model loads, so a Ctrl-C during the load cancels too (the run stops before its first step).
   const interrupt = cancelOnSignals(() => progress.stop());
-  // Drawn here and printed before the model loads, so an interrupted or failed run can still be repeated.
   const seed = options.seed ?? (latents ? undefined : drawSeed());
-  if (options.seed === undefined && seed !== undefined) log(`seed: ${seed}`);
   try {
     await generateImages(prompt, options, {
       latents,
@@ -217,6 +215,9 @@ async function generateImages(prompt: string, options: GenerateOptions, run: Pre
       process.stdout.write(`${imagePaths[k]}\n`);
     };
 
+    // Printed before the first step (and after every check, so an input error stays one line): an interrupted
+    // or failed run can still be repeated.
+    if (options.seed === undefined && seed !== undefined) log(`seed: ${seed}`);
     await sd.generate({
       ...request,
       signal: interrupt.signal,

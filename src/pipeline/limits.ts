@@ -57,5 +57,5 @@ export function checkMemoryFits(
 
 function formatGiB(bytes: number): string {
   const gib = bytes / GIB;
-  return `${gib >= 100 ? gib.toExponential(2) : gib.toFixed(1)} GiB`;
+  return `${gib >= 1e5 ? gib.toExponential(2) : gib.toFixed(1)} GiB`;
 }
