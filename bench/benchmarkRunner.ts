@@ -119,7 +119,7 @@ await writeFile(
 );
 console.log(
   `generate loop: ${result.bareGenerateJobsPerSecond.toFixed(3)} jobs/s; runner: ${result.runnerJobsPerSecond.toFixed(3)} jobs/s ` +
-    `(${result.runnerOverheadPercent.toFixed(1)}% slower, spread ${(100 * b.spread).toFixed(0)}% / ${(100 * w.spread).toFixed(0)}%)\n` +
+    `(time per job ${result.runnerOverheadPercent >= 0 ? '+' : ''}${result.runnerOverheadPercent.toFixed(1)}% against the loop; below the spread it is noise; spread ${(100 * b.spread).toFixed(0)}% / ${(100 * w.spread).toFixed(0)}%)\n` +
     `runner bookkeeping alone (PNG metadata, atomic write + fsync, SQLite commit): ${result.bookkeepingMsPerJob.toFixed(1)} ms/job, ` +
     `${result.bookkeepingPercentOfGenerate.toFixed(2)}% of a ${settings.generation.steps}-step tiny-model job`,
 );
