@@ -1,11 +1,22 @@
 /**
- * Serves the page's files from web/: a fixed set of content types, `.ts` transpiled to JavaScript, and nothing
- * outside the folder (any `..` segment, raw or percent-encoded, is refused before touching the disk).
+ * Serves the page's files from web/: a fixed set of content types, `.ts` as JavaScript, and nothing outside the
+ * folder (any `..` segment, raw or percent-encoded, is refused before touching the disk).
+ *
+ * The page's URLs name its TypeScript files (`studio.ts`, which imports `./api.ts`) in both ways of running:
+ * from sources (tsx, vitest) each `.ts` is transpiled on request, so an edited page needs no build; from the
+ * compiled package the same URL answers with the JavaScript scripts/build.mjs wrote to dist/web/, so the
+ * package needs neither esbuild nor a compiler at run time.
  */
 import { readFile, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { extname, resolve, sep } from 'node:path';
-import { transpiledModule } from './transpile.ts';
+import { extname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** True when this module is the build's JavaScript (dist/server/staticFiles.js), not the TypeScript source. */
+const RUNS_COMPILED = import.meta.url.endsWith('.js');
+
+/** Where the build puts the page's compiled scripts: dist/web/<name>.js for web/<name>.ts. */
+const COMPILED_PAGE_ROOT = fileURLToPath(new URL('../web/', import.meta.url));
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -49,13 +60,13 @@ export async function serveStatic(
     response.end(file === 403 ? 'forbidden\n' : 'not found\n');
     return;
   }
-  if (!(await stat(file).catch(() => undefined))?.isFile()) {
+  const extension = extname(file);
+  const body = await fileBody(root, file, extension);
+  if (body === undefined) {
     response.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
     response.end('not found\n');
     return;
   }
-  const extension = extname(file);
-  const body = extension === '.ts' ? await transpiledModule(file) : await readFile(file);
   response.writeHead(200, {
     'content-type': CONTENT_TYPES[extension],
     'content-length': Buffer.byteLength(body),
@@ -64,4 +75,21 @@ export async function serveStatic(
     'x-content-type-options': 'nosniff',
   });
   response.end(request.method === 'HEAD' ? undefined : body);
+}
+
+/** What to send for `file`, or undefined when there is no such file. */
+async function fileBody(root: string, file: string, extension: string): Promise<string | Buffer | undefined> {
+  if (extension === '.ts' && RUNS_COMPILED) {
+    const compiled = join(COMPILED_PAGE_ROOT, relative(root, file).replace(/\.ts$/, '.js'));
+    return (await isFile(compiled)) ? readFile(compiled, 'utf8') : undefined;
+  }
+  if (!(await isFile(file))) return undefined;
+  if (extension !== '.ts') return readFile(file);
+  // Imported only here, so the compiled package never loads esbuild (a development dependency).
+  const { transpiledModule } = await import('./transpile.ts');
+  return transpiledModule(file);
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isFile() ?? false;
 }
