@@ -44,10 +44,12 @@ export const keyText = (key: JobKey) => `${key.setName}/${key.promptId}/${key.me
  * The guidance tokens of a prompt: its given indices, else its structure's words (each object with the
  * attribute that modifies it, "-" for none).
  */
-export function promptTokens(prompt: BenchmarkPrompt): TokenSpecification {
+export function promptTokens(prompt: BenchmarkPrompt): TokenSpecification | undefined {
   if (prompt.tokenIndices !== undefined) {
     return { tokenIndices: prompt.tokenIndices, attributeIndices: prompt.attributeIndices };
   }
+  // TIFA v1.0's free-form prompts carry no structure: the automatic selection picks their tokens.
+  if (prompt.objects.length === 0) return undefined;
   const objects = prompt.objects.map((o) => o.word);
   const attributes = prompt.objects.map((_, k) => prompt.attributes.find((a) => a.object === k)?.word ?? '-');
   return { objects, attributes: attributes.some((a) => a !== '-') ? attributes : undefined };
