@@ -14,6 +14,10 @@ const objects = $<HTMLInputElement>('objects');
 const attributes = $<HTMLInputElement>('attributes');
 const seed = $<HTMLInputElement>('seed');
 const button = $<HTMLButtonElement>('generate');
+// Cancel aborts the request; the server stops the generation when its client goes away.
+const cancelButton = $<HTMLButtonElement>('cancel');
+let running: AbortController | null = null;
+cancelButton.addEventListener('click', () => running?.abort());
 const status = $('status');
 const results = $('results');
 
@@ -87,52 +91,61 @@ form.addEventListener('submit', async (event) => {
   }
   button.disabled = true;
   button.textContent = 'Generating…';
+  running = new AbortController();
+  cancelButton.hidden = false;
   status.replaceChildren();
   const grid = h('div', { class: 'grid' });
   const cards: ResultCard[] = [];
   const pending = new Map<StudioMethod, ReturnType<typeof pendingCard>>();
   const started = performance.now();
   try {
-    await generate(body, (message) => {
-      switch (message.type) {
-        case 'start':
-          seed.value = String(message.seed);
-          for (const method of message.methods) {
-            const card = pendingCard(method);
-            pending.set(method, card);
-            grid.append(card.element);
+    await generate(
+      body,
+      (message) => {
+        switch (message.type) {
+          case 'start':
+            seed.value = String(message.seed);
+            for (const method of message.methods) {
+              const card = pendingCard(method);
+              pending.set(method, card);
+              grid.append(card.element);
+            }
+            results.replaceChildren(
+              h('p', { class: 'muted run' }, `“${body.prompt}” · seed ${message.seed}`),
+              grid,
+            );
+            break;
+          case 'progress':
+            pending.get(message.method)?.progress(message.step, message.total);
+            break;
+          case 'warning':
+            showStatus(message.message, 'warning');
+            break;
+          case 'result': {
+            // Linked sliders: moving one shows the same loop index in every guided column.
+            const card = resultCard(message, (loopIndex) => {
+              for (const other of cards) if (other !== card) other.showLoopIndex(loopIndex);
+            });
+            cards.push(card);
+            pending.get(message.method)?.element.replaceWith(card.element);
+            break;
           }
-          results.replaceChildren(
-            h('p', { class: 'muted run' }, `“${body.prompt}” · seed ${message.seed}`),
-            grid,
-          );
-          break;
-        case 'progress':
-          pending.get(message.method)?.progress(message.step, message.total);
-          break;
-        case 'warning':
-          showStatus(message.message, 'warning');
-          break;
-        case 'result': {
-          // Linked sliders: moving one shows the same loop index in every guided column.
-          const card = resultCard(message, (loopIndex) => {
-            for (const other of cards) if (other !== card) other.showLoopIndex(loopIndex);
-          });
-          cards.push(card);
-          pending.get(message.method)?.element.replaceWith(card.element);
-          break;
+          case 'error':
+            showStatus(message.message, 'error');
+            break;
+          case 'done':
+            showStatus(`Done in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
+            break;
         }
-        case 'error':
-          showStatus(message.message, 'error');
-          break;
-        case 'done':
-          showStatus(`Done in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
-          break;
-      }
-    });
+      },
+      running.signal,
+    );
   } catch (error) {
-    showStatus((error as Error).message, 'error');
+    if (running.signal.aborted) showStatus('Cancelled.');
+    else showStatus((error as Error).message, 'error');
   } finally {
+    running = null;
+    cancelButton.hidden = true;
     button.disabled = false;
     button.textContent = 'Generate';
     for (const [method, card] of pending) {

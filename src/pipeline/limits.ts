@@ -6,8 +6,11 @@ import { totalmem } from 'node:os';
 import { UserError } from '../errors.ts';
 
 export const GENERATION_LIMITS = {
-  /** Schedulers have 1000 training timesteps: more inference steps than that repeat timesteps (diffusers refuses). */
-  maxSteps: 1000,
+  /**
+   * SD's schedulers have 1000 training timesteps, and PNDM with an offset of 1 already fails at 1000 steps
+   * (timestep 1000 does not exist); 500 is ten times the default and still a few hours at 512 px on a CPU.
+   */
+  maxSteps: 500,
   /** Images per request. */
   maxImages: 64,
   /** Pixels per side: SD 1.x/2.x were trained at 512–768; 4096 is far beyond any use and already needs TBs. */

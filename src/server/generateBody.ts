@@ -3,12 +3,13 @@
  * the field instead of a failure halfway through a generation.
  */
 import { UserError } from '../errors.ts';
+import { GENERATION_LIMITS } from '../pipeline/limits.ts';
 import type { StudioGenerateBody, StudioMethod, StudioTokenSpec } from './studioProtocol.ts';
 
 const METHODS: readonly StudioMethod[] = ['sd', 'attend-excite', 'divide-bind'];
 const SCHEDULERS = ['pndm', 'ddim', 'euler', 'euler-a', 'dpm++'] as const;
-/** More steps than this is a typo, and would hold the one generation slot for hours. */
-const MAX_STEPS = 500;
+/** The same bound as the CLI's and the library's. */
+const MAX_STEPS = GENERATION_LIMITS.maxSteps;
 
 type Fields = Record<string, unknown>;
 

@@ -16,22 +16,30 @@ import type { StudioEvent, StudioGenerateBody, StudioMethod, StudioMethodResult 
 
 export type GenerateHandler = (request: IncomingMessage, response: ServerResponse) => Promise<void>;
 
-export function createGenerateHandler(sd: StableDiffusion, log: (text: string) => void): GenerateHandler {
-  let busy = false;
+export function createGenerateHandler(
+  sd: StableDiffusion,
+  log: (text: string) => void,
+  bodyTimeoutMs?: number,
+): GenerateHandler {
+  let busySince: number | null = null;
   return async (request, response) => {
-    if (busy) {
+    // The slot is taken only for a complete, valid body: a client that never sends one holds nothing.
+    const body = parseGenerateBody(await readJsonBody(request, bodyTimeoutMs));
+    checkBeforeStreaming(sd, body);
+    if (busySince !== null) {
+      const seconds = Math.round((Date.now() - busySince) / 1000);
       sendJson(response, 409, {
-        error: 'a generation is already running; the studio runs one at a time, try again when it is done',
+        error:
+          `a generation is already running (for ${seconds} s); the studio runs one at a time: wait for it to ` +
+          'finish or press Cancel on the page that started it, then try again',
       });
       return;
     }
-    busy = true;
+    busySince = Date.now();
     try {
-      const body = parseGenerateBody(await readJsonBody(request));
-      checkBeforeStreaming(sd, body);
       await streamGeneration(sd, body, response, log);
     } finally {
-      busy = false;
+      busySince = null;
     }
   };
 }
@@ -54,9 +62,12 @@ async function streamGeneration(
   log: (text: string) => void,
 ): Promise<void> {
   const seed = body.seed ?? randomInt(2 ** 32);
+  // A page that goes away (closed, reloaded, Cancel) cancels its generation within one UNet pass.
+  const cancel = new AbortController();
   let gone = false;
   response.on('close', () => {
     gone = !response.writableFinished;
+    if (gone) cancel.abort(new UserError('the client went away'));
   });
   response.writeHead(200, {
     'content-type': 'application/x-ndjson; charset=utf-8',
@@ -71,10 +82,12 @@ async function streamGeneration(
     for (const method of body.methods) {
       // The pipeline cannot be interrupted mid-image, but a closed page needs no further methods.
       if (gone) break;
-      send({ type: 'result', ...(await runMethod(sd, body, method, seed, send, warned)) });
+      send({ type: 'result', ...(await runMethod(sd, body, method, seed, send, warned, cancel.signal)) });
     }
   } catch (error) {
-    if (error instanceof UserError) {
+    if (gone) {
+      log(`studio: generation cancelled: the client went away\n`);
+    } else if (error instanceof UserError) {
       send({ type: 'error', message: error.message });
     } else {
       log(`studio: generation failed: ${(error as Error)?.stack ?? String(error)}\n`);
@@ -92,6 +105,7 @@ async function runMethod(
   seed: number,
   send: (event: StudioEvent) => void,
   warned: Set<string>,
+  signal: AbortSignal,
 ): Promise<StudioMethodResult> {
   const started = performance.now();
   const { images } = await sd.generate({
@@ -104,6 +118,7 @@ async function runMethod(
     scheduler: body.scheduler,
     tokens: method === 'sd' ? undefined : body.tokens,
     traceMaps: true,
+    signal,
     onProgress: ({ loopIndex, total }) => send({ type: 'progress', method, step: loopIndex + 1, total }),
     onWarning: (message) => {
       // Every method encodes the same prompt: tell each warning once.

@@ -9,6 +9,7 @@ import type { StableDiffusion } from '../pipeline/stableDiffusion.ts';
 import type { BenchmarkRoutes } from './benchmarkRoutes.ts';
 import { createGenerateHandler } from './generateRoute.ts';
 import { sendError, sendJson } from './httpIo.ts';
+import { CONTENT_SECURITY_POLICY, refusedOrigin } from './requestOrigin.ts';
 import { serveStatic } from './staticFiles.ts';
 import { handleTokens } from './tokensRoute.ts';
 
@@ -21,15 +22,23 @@ export interface StudioServerOptions {
   log?: (text: string) => void;
   /** A benchmark run to show in the Benchmarks view (`--benchmark DIR`). */
   benchmark?: BenchmarkRoutes;
+  /** The host it listens on (`--host`), also accepted in the Host header besides the localhost forms. */
+  host?: string;
+  /** How long a POST body may take to arrive (default BODY_READ_TIMEOUT_MS). */
+  bodyTimeoutMs?: number;
 }
 
 export function createStudioServer(sd: StableDiffusion, options: StudioServerOptions = {}): Server {
   const webRoot = options.webRoot ?? WEB_ROOT;
   const log = options.log ?? ((text: string) => process.stderr.write(text));
-  const generate = createGenerateHandler(sd, log);
+  const generate = createGenerateHandler(sd, log, options.bodyTimeoutMs);
   return createServer(async (request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     const method = request.method ?? 'GET';
+    response.setHeader('content-security-policy', CONTENT_SECURITY_POLICY);
+    response.setHeader('x-content-type-options', 'nosniff');
+    const refused = refusedOrigin(request, options.host);
+    if (refused) return sendJson(response, 403, { error: refused });
     try {
       if (await options.benchmark?.handle(request, response)) return;
       if (path === '/api/generate') {
