@@ -217,6 +217,7 @@ async function generateImages(prompt: string, options: GenerateOptions, run: Pre
 
     // Printed before the first step (and after every check, so an input error stays one line): an interrupted
     // or failed run can still be repeated.
+    sd.checkSizeFits(height, width);
     if (options.seed === undefined && seed !== undefined) log(`seed: ${seed}`);
     await sd.generate({
       ...request,

@@ -143,6 +143,18 @@ export class StableDiffusion {
    * are dropped with a warning; latents or a decoded image holding NaN/Inf stop the run with a
    * NonFiniteError naming the step; `signal` cancels it between UNet passes.
    */
+  /**
+   * Refuses an image size whose attention scores alone exceed this machine's memory (checked on the CPU, where
+   * that memory is the limit; a GPU's own memory is not known here).
+   */
+  checkSizeFits(height: number, width: number): void {
+    if (this.runtime.device !== undefined && this.runtime.device !== 'cpu') return;
+    const { heads, downBlockTypes } = this.unet.config;
+    const hasAttention = downBlockTypes.map((type) => type === 'CrossAttnDownBlock2D');
+    const factor = this.vae.scaleFactor;
+    checkMemoryFits({ heads, hasAttention }, { height, width, h: height / factor, w: width / factor });
+  }
+
   async generate(given: GenerationRequest): Promise<GenerationResult> {
     const { request, dropped } = withoutInapplicableOptions(given);
     const method: Method = request.method ?? 'sd';
@@ -151,11 +163,7 @@ export class StableDiffusion {
     validateRequest(request, height, width);
     const factor = this.vae.scaleFactor;
     const [h, w] = [height / factor, width / factor];
-    if (this.runtime.device === undefined || this.runtime.device === 'cpu') {
-      const { heads, downBlockTypes } = this.unet.config;
-      const hasAttention = downBlockTypes.map((type) => type === 'CrossAttnDownBlock2D');
-      checkMemoryFits({ heads, hasAttention }, { height, width, h, w });
-    }
+    this.checkSizeFits(height, width);
     const latentSize = this.unet.config.inChannels * h * w;
     const count = request.numImages ?? 1;
     const warnings: string[] = [];
