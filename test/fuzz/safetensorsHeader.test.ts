@@ -1,0 +1,84 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { UserError } from '../../src/errors.ts';
+import { parseHeader, parseHeaderLength } from '../../src/weights/safetensorsHeader.ts';
+
+/** Cases per property: bounded in CI; `FUZZ_RUNS=100000` for a long run. */
+const RUNS = Number(process.env['FUZZ_RUNS'] ?? 300);
+
+/** Parses a whole file's bytes the way openSafetensors does, without the disk. */
+function parseFile(bytes: Uint8Array): void {
+  const length = parseHeaderLength('f', bytes.subarray(0, 8), bytes.byteLength);
+  parseHeader('f', bytes.subarray(8, 8 + length), bytes.byteLength);
+}
+
+function validFile(): Uint8Array {
+  const header = Buffer.from(
+    JSON.stringify({
+      __metadata__: { format: 'pt' },
+      a: { dtype: 'F32', shape: [2, 2], data_offsets: [0, 16] },
+      b: { dtype: 'F16', shape: [3], data_offsets: [16, 22] },
+    }),
+  );
+  const prefix = Buffer.alloc(8);
+  prefix.writeBigUInt64LE(BigInt(header.byteLength));
+  return new Uint8Array(Buffer.concat([prefix, header, Buffer.alloc(22)]));
+}
+
+/** Either it loads or it fails with the project's own one-line UserError naming the file. */
+function loadsOrRefuses(bytes: Uint8Array): void {
+  try {
+    parseFile(bytes);
+  } catch (error) {
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as Error).message.startsWith('f: ')).toBe(true);
+    expect((error as Error).message).not.toContain('\n');
+  }
+}
+
+describe('the safetensors header reader never crashes', () => {
+  it(`on random bytes (${RUNS} cases)`, () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 256 }), loadsOrRefuses), { numRuns: RUNS });
+  });
+
+  it(`on a valid file with bytes changed, inserted or cut (${RUNS} cases)`, () => {
+    const valid = validFile();
+    const mutation = fc.oneof(
+      fc.record({
+        kind: fc.constant('set'),
+        at: fc.nat(valid.length - 1),
+        value: fc.integer({ min: 0, max: 255 }),
+      }),
+      fc.record({ kind: fc.constant('cut'), at: fc.nat(valid.length), value: fc.constant(0) }),
+      fc.record({
+        kind: fc.constant('insert'),
+        at: fc.nat(valid.length),
+        value: fc.integer({ min: 0, max: 255 }),
+      }),
+    );
+    fc.assert(
+      fc.property(fc.array(mutation, { minLength: 1, maxLength: 4 }), (mutations) => {
+        let bytes = Array.from(valid);
+        for (const { kind, at, value } of mutations) {
+          if (kind === 'set') bytes[Math.min(at, bytes.length - 1)] = value;
+          else if (kind === 'cut') bytes = bytes.slice(0, at);
+          else bytes.splice(at, 0, value);
+        }
+        loadsOrRefuses(Uint8Array.from(bytes));
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it(`on JSON headers of any shape (${RUNS} cases)`, () => {
+    fc.assert(
+      fc.property(fc.json(), fc.nat(64), (json, dataLength) => {
+        const header = Buffer.from(json);
+        const prefix = Buffer.alloc(8);
+        prefix.writeBigUInt64LE(BigInt(header.byteLength));
+        loadsOrRefuses(new Uint8Array(Buffer.concat([prefix, header, Buffer.alloc(dataLength)])));
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});
