@@ -1,6 +1,7 @@
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readPngTextChunks } from '../../src/cli/pngTextChunks.ts';
 import { TINY_SD, tempDir } from '../helpers/fixtures.ts';
 import { runDnb } from './runDnb.ts';
 
@@ -104,4 +105,41 @@ describe('dnb generate refuses what cannot work, in one line', () => {
       /l\.safetensors: tensor "latents" has shape \[1,4,32,32\]; 1 image\(s\) of 64×128 on this model need \[1,4,64,32\]/,
     );
   }, 120_000);
+});
+
+describe('options of another method', () => {
+  it("warns about D&B's --tv and attributes with attend-excite and keeps them out of the PNG", async () => {
+    const run = await generate([
+      '--method',
+      'attend-excite',
+      '--token-indices',
+      '3,7',
+      '--attribute-indices',
+      '2,6',
+      '--tv',
+      'paper',
+      '--steps',
+      '2',
+      '--max-iter-to-alter',
+      '1',
+      '--seed',
+      '1',
+      '--threads',
+      '1',
+      '--out',
+      'DIR/x.png',
+    ]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain(
+      'dnb: warning: --tv, --attribute-indices only apply to --method divide-bind; ignored',
+    );
+    const texts = readPngTextChunks(await readFile(join(run.dir, 'x.png')));
+    const dnb = JSON.parse(texts.find((t) => t.keyword === 'dnb')?.text ?? '{}');
+    expect(dnb.tokens.attributeIndices).toEqual([0, 0]);
+    expect(dnb.guidance.tv).toBe('official');
+    // No attributes in the A1111 text either (D&B would add "; attributes: 2 purple, 6 green").
+    expect(texts.find((t) => t.keyword === 'parameters')?.text).toContain(
+      'Tokens: "objects: 3 dog, 7 crown"',
+    );
+  }, 240_000);
 });
