@@ -56,7 +56,9 @@ export function parseHeader(path: string, headerBytes: Uint8Array, fileSize: num
   try {
     json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
   } catch (err) {
-    fail(`header is not valid JSON (${(err as Error).message}); the file is corrupt or not safetensors`);
+    // V8 quotes the text around the error, which may hold newlines or control bytes: keep the message one line.
+    const reason = (err as Error).message.replace(/[\u0000-\u001f\u007f]+/g, ' ');
+    fail(`header is not valid JSON (${reason}); the file is corrupt or not safetensors`);
   }
   if (!isPlainObject(json)) fail('header is not a JSON object');
   const dataOffset = HEADER_LENGTH_BYTES + headerBytes.byteLength;

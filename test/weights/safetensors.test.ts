@@ -153,6 +153,12 @@ describe('malformed safetensors files give clear errors naming the file', () => 
       /header length 1099511627776 exceeds the 100000000-byte limit/,
     ],
     ['bad JSON', () => rawSafetensors('{"x": {', new Uint8Array(0)), /header is not valid JSON/],
+    [
+      // Found by test/fuzz: V8's message quotes the text around the error, newline included.
+      'bad JSON with a newline in it',
+      () => rawSafetensors('{"x":\n\u0001}', new Uint8Array(0)),
+      /^[^\n]*header is not valid JSON [^\n]*$/,
+    ],
     ['a JSON array header', () => rawSafetensors('[1,2]', new Uint8Array(0)), /header is not a JSON object/],
     ['a non-object entry', () => rawSafetensors({ x: 5 }, new Uint8Array(0)), /entry "x" is not an object/],
     [
