@@ -80,9 +80,7 @@ export function validateRequest(request: GenerationRequest, height: number, widt
   }
   const steps = request.steps ?? 50;
   if (!Number.isInteger(steps) || steps < 1 || steps > maxSteps) {
-    throw new UserError(
-      `steps must be an integer from 1 to ${maxSteps} (the default is 50), got ${steps}`,
-    );
+    throw new UserError(`steps must be an integer from 1 to ${maxSteps} (the default is 50), got ${steps}`);
   }
   const images = request.numImages ?? 1;
   if (!Number.isInteger(images) || images < 1 || images > maxImages) {

@@ -57,7 +57,7 @@ export function parseHeader(path: string, headerBytes: Uint8Array, fileSize: num
     json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
   } catch (err) {
     // V8 quotes the text around the error, which may hold newlines or control bytes: keep the message one line.
-    const reason = (err as Error).message.replace(/[\u0000-\u001f\u007f]+/g, ' ');
+    const reason = (err as Error).message.replace(/\p{Cc}+/gu, ' ');
     fail(`header is not valid JSON (${reason}); the file is corrupt or not safetensors`);
   }
   if (!isPlainObject(json)) fail('header is not a JSON object');
