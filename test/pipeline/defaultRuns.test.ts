@@ -11,6 +11,7 @@ import {
   refinements,
 } from '../helpers/officialLog.ts';
 import { expectClose } from '../helpers/tensors.ts';
+import { expectEachLossClose } from './lossLog.ts';
 
 const defaults = JSON.parse(readFileSync(join(GOLDEN, 'manifest.json'), 'utf8')) as {
   prompts: (PromptRuns & { generations: Record<string, Run> })[];
@@ -24,8 +25,8 @@ afterAll(() => sd.release());
 
 /**
  * Default-parameter runs (50 steps, refinement up to 100/50 iterations for D&B, 20 for A&E): chaotic in general,
- * so smoke checks as the fixtures README recommends — the refinement counts, the first 20 losses within 1e-3,
- * the final latents within 1e-2 (these fixtures happen to stay on the official trajectory). Tens of seconds
+ * so smoke checks as the fixtures README recommends — the refinement counts, each of the first 20 losses and the final latents at
+ * about 10× the measured error (these fixtures happen to stay on the official trajectory). Tens of seconds
  * each on two cores, so one run per method.
  */
 const DEFAULT_RUNS = [
@@ -50,7 +51,15 @@ describe.each(DEFAULT_RUNS)('default-parameter $run on $key', ({ key, run, metho
     const trace = images[0].trace!;
     expect(refinements(trace)).toEqual(official.refinements!.map(({ i, iterations }) => ({ i, iterations })));
     const guided = (i: number) => i < 25;
-    expectClose(portLosses(trace).slice(0, 20), officialLosses(official, guided).slice(0, 20), 1e-3, 1e-6);
-    expectClose(images[0].latents, await golden(key, `${stored}/final_latents`), 1e-2);
+    // Each of the first 20 losses against its own value: measured ≤ 7.4e-5 (A&E; D&B ≤ 4.5e-6). Final latents:
+    // measured ≤ 1.4e-5 (A&E; D&B ≤ 1.7e-6). These runs are chaotic in general (fixtures README), but the port
+    // follows these three to float32 rounding, so the bounds sit at about 10× that.
+    expectEachLossClose(
+      portLosses(trace).slice(0, 20),
+      officialLosses(official, guided).slice(0, 20),
+      7.5e-4,
+      1e-9,
+    );
+    expectClose(images[0].latents, await golden(key, `${stored}/final_latents`), 1.5e-4);
   });
 });
