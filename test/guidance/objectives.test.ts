@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import * as G from '../../src/graph/index.ts';
-import { crossAttentionMaps, subsampledCrossAttentionMaps } from '../../src/guidance/attentionMaps.ts';
+import {
+  type AttentionLayer,
+  crossAttentionMaps,
+  subsampledCrossAttentionMaps,
+} from '../../src/guidance/attentionMaps.ts';
 import { bindingDivergence } from '../../src/guidance/binding.ts';
 import { attendExcite, divideAndBind } from '../../src/guidance/objectives.ts';
 import { officialGaussianKernel, smoothMaps } from '../../src/guidance/smoothing.ts';
@@ -197,30 +201,35 @@ describe('attention layer selection', () => {
  * model at 64 px has none, and no golden covers it): each 64×64 and 32×32 layer nearest-subsampled to 16×16
  * (pixels (4y, 4x) and (2y, 2x)), then the mean over layers and heads, against that mean computed here.
  */
+/** Reproducible uniform numbers in [0, 1) (a 32-bit LCG). */
+function seededUniform01(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
 describe('64×64 → 16×16 attribute-map subsampling', () => {
   it('picks every 4th row and column of the 64×64 layers and every 2nd of the 32×32 ones', async () => {
     const g = new G.Graph();
     const keys = 3;
     const heads = 2;
     const sides = [64, 32, 16, 8, 128];
-    const layers = sides.map((side) => ({
-      name: `down${side}`,
-      place: 'down' as const,
-      kind: 'cross' as const,
-      resolution: [side, side] as [number, number],
-      probs: g.input(`p${side}`, [1, heads, side * side, keys]),
-    }));
-    layers.push({
-      ...layers[0],
-      name: 'self64',
-      kind: 'self' as never,
-      probs: g.input('self64', [1, heads, 4096, keys]),
+    const layer = (name: string, kind: 'self' | 'cross', side: number): AttentionLayer => ({
+      name,
+      place: 'down',
+      kind,
+      resolution: [side, side],
+      probs: g.input(name, [1, heads, side * side, keys]),
     });
+    // A 64×64 self-attention layer is there to be ignored (its values would show in the mean).
+    const layers = [...sides.map((side) => layer(`p${side}`, 'cross', side)), layer('self64', 'self', 64)];
     const feeds: Record<string, Float32Array> = {};
-    let seed = 11;
-    const next = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
-    for (const side of sides)
+    const next = seededUniform01(11);
+    for (const side of sides) {
       feeds[`p${side}`] = Float32Array.from({ length: heads * side * side * keys }, next);
+    }
     feeds.self64 = Float32Array.from({ length: heads * 4096 * keys }, () => 100);
     const r = await run({ maps: subsampledCrossAttentionMaps(layers, 16) }, feeds);
     const expected = new Float64Array(16 * 16 * keys);
