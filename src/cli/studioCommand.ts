@@ -1,11 +1,13 @@
-import type { Server } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { createServer, type RequestListener } from 'node:http';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { UserError } from '../errors.ts';
 import { StableDiffusion } from '../pipeline/stableDiffusion.ts';
 import { DEVICES, type Device } from '../runtime/providers.ts';
+import { guardAccess } from '../server/accessGuard.ts';
 import { type BenchmarkRoutes, createBenchmarkRoutes } from '../server/benchmarkRoutes.ts';
 import { createBenchmarkServer } from '../server/benchmarkServer.ts';
-import { createStudioServer, listen } from '../server/studioServer.ts';
+import { createStudioHandler, listen, modelLoadingHandler } from '../server/studioServer.ts';
 import { nonNegativeInteger, positiveInteger } from './optionParsers.ts';
 
 interface StudioOptions {
@@ -13,6 +15,8 @@ interface StudioOptions {
   benchmark?: string;
   port: number;
   host: string;
+  /** A string, or true for `--token` alone (a generated one). */
+  token?: string | true;
   cacheDir?: string;
   threads?: number;
   device: Device;
@@ -44,6 +48,11 @@ export function addStudioCommand(program: Command): Command {
         'address to listen on; 0.0.0.0 exposes the studio to the network',
         '127.0.0.1',
       )
+      .option(
+        '--token [token]',
+        'API calls need this token (the page gets it from the address printed at start); required with a ' +
+          '--host other than loopback; alone, a random one is generated',
+      )
       .option('--threads <n>', "ONNX Runtime's intra-op threads (default: all cores)", positiveInteger)
       .option(
         '--cache-dir <dir>',
@@ -56,30 +65,74 @@ export function addStudioCommand(program: Command): Command {
   );
 }
 
+/** Loopback addresses and names: only this machine can connect. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** The token API calls need, or undefined when none is asked for (loopback only). */
+function studioToken(options: StudioOptions): string | undefined {
+  if (options.token === true) return randomBytes(18).toString('base64url');
+  if (options.token !== undefined) {
+    if (options.token.length < 8) throw new UserError('--token must be at least 8 characters long');
+    return options.token;
+  }
+  if (!isLoopback(options.host)) {
+    throw new UserError(
+      `--host ${options.host} lets other machines reach the studio, and anyone who reaches it can generate ` +
+        'and read its results: give --token TOKEN (or --token alone for a generated one), or keep the ' +
+        'default --host 127.0.0.1',
+    );
+  }
+  return undefined;
+}
+
 async function runStudio(options: StudioOptions): Promise<void> {
   if (options.model === undefined && options.benchmark === undefined) {
     throw new UserError('give --model MODEL to generate, --benchmark DIR to browse a benchmark run, or both');
   }
+  const token = studioToken(options);
+  const access = { host: options.host, token };
   const benchmark =
     options.benchmark === undefined
       ? undefined
       : createBenchmarkRoutes(options.benchmark, { generation: options.model !== undefined });
-  let sd: StableDiffusion | undefined;
-  let server: Server;
-  if (options.model === undefined) {
-    server = createBenchmarkServer(benchmark as BenchmarkRoutes);
-  } else {
-    process.stderr.write(`Loading ${options.model}…\n`);
-    sd = await StableDiffusion.load(options.model, {
-      cacheDir: options.cacheDir,
-      threads: options.threads,
-      device: options.device,
-    });
-    server = createStudioServer(sd, { benchmark });
+  // The port is bound before the model loads: a port in use fails at once, not after the loading.
+  let handler: RequestListener = modelLoadingHandler;
+  const server =
+    options.model === undefined
+      ? createBenchmarkServer(benchmark as BenchmarkRoutes, access)
+      : createServer(guardAccess((request, response) => handler(request, response), access));
+  let url: string;
+  try {
+    url = await listen(server, options.host, options.port);
+  } catch (error) {
+    benchmark?.close();
+    throw error;
   }
-  const url = await listen(server, options.host, options.port);
-  process.stderr.write(`Studio ready at ${url} (Ctrl+C to stop)\n`);
-  if (benchmark) process.stderr.write(`Benchmark ${benchmark.dir}: ${url}benchmarks.html\n`);
+  const tokenQuery = token === undefined ? '' : `?token=${encodeURIComponent(token)}`;
+  let sd: StableDiffusion | undefined;
+  if (options.model !== undefined) {
+    process.stderr.write(`Listening at ${url}; loading ${options.model}…\n`);
+    try {
+      sd = await StableDiffusion.load(options.model, {
+        cacheDir: options.cacheDir,
+        threads: options.threads,
+        device: options.device,
+      });
+    } catch (error) {
+      server.closeAllConnections();
+      server.close();
+      benchmark?.close();
+      throw error;
+    }
+    handler = createStudioHandler(sd, { benchmark });
+  }
+  process.stderr.write(`Studio ready at ${url}${tokenQuery} (Ctrl+C to stop)\n`);
+  if (token !== undefined && options.token === true) {
+    process.stderr.write(`API calls need the token ${token} (the address above passes it to the page)\n`);
+  }
+  if (benchmark) process.stderr.write(`Benchmark ${benchmark.dir}: ${url}benchmarks.html${tokenQuery}\n`);
   await new Promise<void>((done) => {
     process.once('SIGINT', done);
     process.once('SIGTERM', done);
