@@ -5,7 +5,7 @@
  */
 import { type Command, Option } from 'commander';
 import { defaultSettings, type GsnSettings } from '../guidance/settings.ts';
-import { DEVICES } from '../runtime/providers.ts';
+import { DEVICES, setRuntimeLogging } from '../runtime/providers.ts';
 import { SCHEDULER_CLASS_NAMES } from '../schedulers/index.ts';
 import {
   finiteNumber,
@@ -121,5 +121,7 @@ export function addRuntimeOptions(command: Command): Command {
     .option(
       '--cache-dir <dir>',
       'where compiled graphs are cached (default: $DNB_CACHE_DIR or ~/.cache/divide-and-bind)',
-    );
+    )
+    .option('--verbose', "show ONNX Runtime's own warnings and errors (quiet by default)")
+    .on('option:verbose', () => setRuntimeLogging(true));
 }

@@ -3,7 +3,7 @@ import { createServer, type RequestListener } from 'node:http';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { UserError } from '../errors.ts';
 import { StableDiffusion } from '../pipeline/stableDiffusion.ts';
-import { DEVICES, type Device } from '../runtime/providers.ts';
+import { DEVICES, type Device, setRuntimeLogging } from '../runtime/providers.ts';
 import { guardAccess } from '../server/accessGuard.ts';
 import { type BenchmarkRoutes, createBenchmarkRoutes } from '../server/benchmarkRoutes.ts';
 import { createBenchmarkServer } from '../server/benchmarkServer.ts';
@@ -61,6 +61,8 @@ export function addStudioCommand(program: Command): Command {
       .addOption(
         new Option('--device <device>', 'where ONNX Runtime runs the graphs').choices(DEVICES).default('cpu'),
       )
+      .option('--verbose', "show ONNX Runtime's own warnings and errors (quiet by default)")
+      .on('option:verbose', () => setRuntimeLogging(true))
       .action(runStudio)
   );
 }

@@ -1,3 +1,4 @@
+import ort from 'onnxruntime-node';
 import { UserError } from '../errors.ts';
 
 /** Where ONNX Runtime executes a graph. */
@@ -25,4 +26,24 @@ export function providerUnavailable(device: Device, cause: unknown): UserError {
   return new UserError(
     `the ${device} execution provider is not available here (${reason}). ${HOW_TO_ENABLE[device]}`,
   );
+}
+
+/**
+ * ONNX Runtime's own logging, quiet by default: a provider that fails to start logs several lines of native
+ * noise before the exception that providerUnavailable turns into one clear line. Only fatal messages are
+ * printed unless `verbose` (`--verbose`), which restores ONNX Runtime's default, warnings and errors.
+ * ONNX Runtime reads the level once, when its first session is created, so call this before any.
+ * (Dawn's own WebGPU warnings, such as a missing Vulkan loader, bypass this logger.)
+ */
+export function setRuntimeLogging(verbose: boolean): void {
+  runtimeVerbose = verbose;
+  ort.env.logLevel = verbose ? 'warning' : 'fatal';
+}
+
+let runtimeVerbose = false;
+setRuntimeLogging(false);
+
+/** The session option that matches setRuntimeLogging: 2 warning, 4 fatal. */
+export function sessionLogSeverity(): 2 | 4 {
+  return runtimeVerbose ? 2 : 4;
 }

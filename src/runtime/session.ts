@@ -5,7 +5,7 @@ import type { Value } from '../graph/graph.ts';
 import { type SerializedModel, serialize } from '../graph/onnx.ts';
 import { formatShape, type Shape, sameShape, sizeOf } from '../graph/shape.ts';
 import { cacheModel, defaultCacheDir } from './cache.ts';
-import { type Device, providerUnavailable } from './providers.ts';
+import { type Device, providerUnavailable, sessionLogSeverity } from './providers.ts';
 
 /** A tensor on the JavaScript side: its data (half floats as raw Uint16 bits) and shape. */
 export interface HostTensor {
@@ -57,6 +57,7 @@ export class CompiledGraph {
     const options: ort.InferenceSession.SessionOptions = {
       executionProviders: [device],
       graphOptimizationLevel: 'all',
+      logSeverityLevel: sessionLogSeverity(),
       // A memory pattern keeps a second, planned block beside the arena's first-run blocks (+2.5 GiB for a
       // 512 px tv_bind guidance graph from its second run on); without it the arena reuses its blocks.
       enableMemPattern: false,
