@@ -2,7 +2,8 @@
 # The GPU check for a lent device (an NVIDIA H200 with no Node and no network), run in the repository's root of
 # the working tree a device call sends. Unpacks the bundle bench/make-device-bundle.sh built (Node, the linux-x64
 # dependencies, a Vulkan loader; whole or as parts) and links its node_modules into the tree, then, each step
-# bounded in time and writing its figures under $OUT as it ends (a run cut short still leaves what it measured):
+# bounded in time, leaves these figures in $OUT/figures.tar.gz (figures/), repacked as each step ends so a run cut
+# short still returns what it measured (steps.jsonl and goldens.json are also copied to $OUT itself):
 #   machine.txt                the GPU, driver, Vulkan and CUDA libraries found, cores and memory
 #   goldens.json               the tiny-model goldens of test/cli (plain SD, 50 PNDM steps; the official stable D&B
 #                              run) with --device cpu (the reference), webgpu and cuda: relative error, seconds
@@ -10,12 +11,14 @@
 #   gpu-512-<device>-dnb.log   the benchmark's generation-stage work at 512 px (D&B tv_bind, 4 PNDM steps, GSN at
 #                              loop indices 0-1, 2 refinements) through `dnb generate --device <device>`, and
 #   gpu-512-<device>-sd.log    plain SD at 50 steps, for each provider whose D&B golden ran (traces beside them)
-#   bench-512.log, bench/      `npm run bench -- --size 512` (the benchmark has no device option: this machine's
+#   bench-512.log, bench-*.json `npm run bench -- --size 512` (the benchmark has no device option: this machine's
 #                              CPU), text to generation stages, tv_bind only, as far as DEVICE_CHECK_BENCH_S allows
 #   steps.jsonl                each step's exit status and seconds
-# Usage: OUT=/path bench/device-check.sh   (DEVICE_CHECK_BENCH_S, default 240: the benchmark's time limit)
-# Expected time: ~1 min unpacking and goldens, ~1-2 min writing 4 GiB of weights, 2 x 4 min at most on the GPU,
-# then the benchmark. CUDA: onnxruntime-node's CUDA provider files are an opt-in download, not installed where
+# Usage: OUT=/path bench/device-check.sh   (time limits in seconds: DEVICE_CHECK_GPU_S, default 120, for each GPU
+# run; DEVICE_CHECK_BENCH_S, default 150, for the benchmark)
+# Expected time, under 9 min in all so that it fits one 10-minute device call: ~15 s unpacking, ~1-2 min goldens
+# (1m45 on 2 loaded cores here), ~40 s writing 4 GiB of weights, 2 x 2 min at most per provider on the GPU, then
+# the benchmark. CUDA: onnxruntime-node's CUDA provider files are an opt-in download, not installed where
 # the bundle is built, so cuda reports "not available" (the figure says so) unless they are added to the bundle.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -24,19 +27,25 @@ OUT=${OUT:-$root/device-out}
 mkdir -p "$OUT"
 work=${DEVICE_CHECK_WORK:-/tmp/dnb-device-check}
 rm -rf "$work"
-mkdir -p "$work"
+# Only a few files come back from $OUT (8 at most): the figures are kept in $work/figures and packed into
+# $OUT/figures.tar.gz after every step, with steps.jsonl and goldens.json also beside it for a quick look.
+fig=$work/figures
+mkdir -p "$fig"
 started=$(date +%s)
 
-# One step: its output in $OUT/<name>.log, its status and seconds appended to $OUT/steps.jsonl.
+# One step: its output in figures/<name>.log, its status and seconds appended to figures/steps.jsonl.
 step() {
   local name=$1 limit=$2
   shift 2
   local begin rc
   begin=$(date +%s)
   echo "== $name (at most ${limit} s)"
-  timeout --kill-after=10 "$limit" "$@" >"$OUT/$name.log" 2>&1
+  timeout --kill-after=10 "$limit" "$@" >"$fig/$name.log" 2>&1
   rc=$?
-  printf '{"step":"%s","rc":%d,"seconds":%d}\n' "$name" "$rc" "$(($(date +%s) - begin))" | tee -a "$OUT/steps.jsonl"
+  printf '{"step":"%s","rc":%d,"seconds":%d}\n' "$name" "$rc" "$(($(date +%s) - begin))" | tee -a "$fig/steps.jsonl"
+  tar -czf "$OUT/figures.tar.gz" -C "$work" figures
+  cp -f "$fig/steps.jsonl" "$OUT/"
+  [ -f "$fig/goldens.json" ] && cp -f "$fig/goldens.json" "$OUT/"
   return "$rc"
 }
 
@@ -68,7 +77,7 @@ fi
   ls /usr/share/vulkan/icd.d /etc/vulkan/icd.d 2>&1
   echo "-- libraries:"
   ldconfig -p 2>/dev/null | grep -E 'libvulkan|libcuda\.|libcudart|libcublas\.|libcudnn\.' || echo "(none of libvulkan, libcuda, cudart, cublas, cudnn)"
-} >"$OUT/machine.txt" 2>&1
+} >"$fig/machine.txt" 2>&1
 
 # The golden check, kept in the unpacked project (its imports are relative to bench/).
 mkdir -p bench/out
@@ -127,7 +136,7 @@ for (const device of devices) {
   }
 }
 EOF
-step goldens 300 node node_modules/tsx/dist/cli.mjs bench/out/deviceGoldens.ts "$OUT/goldens.json" cpu webgpu cuda
+step goldens 240 node node_modules/tsx/dist/cli.mjs bench/out/deviceGoldens.ts "$fig/goldens.json" cpu webgpu cuda
 
 cat >bench/out/writeWeights.ts <<'EOF'
 // `tsx bench/out/writeWeights.ts`: the benchmark's SD 1.5-shaped random weights (seed 0) in $DNB_CACHE_DIR.
@@ -137,12 +146,12 @@ import { benchModel } from '../benchModel.ts';
 console.log(await benchModel(defaultCacheDir(), { seed: 0, fp16: false, log: console.log }));
 EOF
 step weights 300 node node_modules/tsx/dist/cli.mjs bench/out/writeWeights.ts || exit 1
-model=$(tail -n 1 "$OUT/weights.log")
+model=$(tail -n 1 "$fig/weights.log")
 
 # The generation stage's fixed work (bench/generation.ts: seed 0, 4 PNDM steps, GSN at loop indices 0-1, a
 # threshold never reached so refinement runs to its cap of 2 at index 0), then plain SD at the paper's 50 steps.
 for device in webgpu cuda; do
-  grep -q "\"device\":\"$device\",\"case\":\"divide-bind\",\"rc\":0" "$OUT/goldens.log" || continue
+  grep -q "\"device\":\"$device\",\"case\":\"divide-bind\",\"rc\":0" "$fig/goldens.log" || continue
   for run in dnb sd; do
     if [ "$run" = dnb ]; then
       args=(--method divide-bind --steps 4 --max-iter-to-alter 2 --thresholds 0:1e9 --refinement-caps 2,0
@@ -151,16 +160,15 @@ for device in webgpu cuda; do
       args=(--method sd --steps 50)
     fi
     rm -f "$work/$device-$run.png" "$work/$device-$run.json"
-    step "gpu-512-$device-$run" 240 node bin/dnb.js generate 'a purple dog and a green crown' \
+    step "gpu-512-$device-$run" "${DEVICE_CHECK_GPU_S:-120}" node bin/dnb.js generate 'a purple dog and a green crown' \
       --model "$model" --height 512 --width 512 --seed 0 --device "$device" "${args[@]}" \
       --trace "$work/$device-$run.json" --out "$work/$device-$run.png"
-    cp "$work/$device-$run.json" "$OUT/gpu-512-$device-$run-trace.json" 2>/dev/null
+    cp "$work/$device-$run.json" "$fig/gpu-512-$device-$run-trace.json" 2>/dev/null
   done
 done
 
-left=$((${DEVICE_CHECK_BENCH_S:-240}))
-step bench-512 "$left" node node_modules/tsx/dist/cli.mjs bench/run.ts --size 512 --reps 1 --variants tv_bind \
+step bench-512 "${DEVICE_CHECK_BENCH_S:-150}" node node_modules/tsx/dist/cli.mjs bench/run.ts --size 512 --reps 1 --variants tv_bind \
   --only text,cfg,gsn,vae,startup,generation
-mkdir -p "$OUT/bench"
-cp bench/out/bench-*.json "$OUT/bench/" 2>/dev/null
+cp bench/out/bench-*.json "$fig/" 2>/dev/null
+tar -czf "$OUT/figures.tar.gz" -C "$work" figures
 echo "done in $(($(date +%s) - started)) s; figures in $OUT"
