@@ -1,0 +1,57 @@
+import { writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { beforeAll, describe, it } from 'vitest';
+import { readLatents, writeLatents } from '../../src/cli/latentsFile.ts';
+import { tempDir } from '../helpers/fixtures.ts';
+import { loadsOrRefuses, mutatedBytes, RUNS } from './fuzzRuns.ts';
+
+describe('the latents file reader never crashes', () => {
+  const dir = tempDir('dnb-fuzz-latents-');
+  let valid: Uint8Array;
+  let n = 0;
+  /** Each case gets its own file: readLatents reads from disk, as `--latents` does. */
+  const readBytes = (bytes: Uint8Array) =>
+    loadsOrRefuses(() => {
+      const path = join(dir, `case-${n++}.safetensors`);
+      writeFileSync(path, bytes);
+      return readLatents(path);
+    });
+
+  beforeAll(async () => {
+    const path = join(dir, 'valid.safetensors');
+    await writeLatents(path, { data: new Float32Array(2 * 4 * 2 * 2).fill(0.5), shape: [2, 4, 2, 2] }, {});
+    valid = new Uint8Array(await readFile(path));
+  });
+
+  it(`on a valid latents file with bytes changed, inserted or cut (${RUNS} cases)`, async () => {
+    await fc.assert(fc.asyncProperty(mutatedBytes(valid), readBytes), { numRuns: RUNS });
+  });
+
+  it(`on random bytes (${RUNS} cases)`, async () => {
+    await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 200 }), readBytes), { numRuns: RUNS });
+  });
+
+  it(`on any safetensors header JSON over a small data section (${RUNS} cases)`, async () => {
+    const header = fc.oneof(
+      fc.json(),
+      fc
+        .record({
+          dtype: fc.constantFrom('F32', 'F16', 'BF16', 'I64', 'U8', 'F64', 'X'),
+          shape: fc.array(fc.oneof(fc.nat(5), fc.integer()), { maxLength: 5 }),
+          data_offsets: fc.tuple(fc.nat(80), fc.nat(80)),
+        })
+        .map((latents) => JSON.stringify({ latents })),
+    );
+    await fc.assert(
+      fc.asyncProperty(header, fc.nat(80), (json, dataBytes) => {
+        const text = Buffer.from(json);
+        const prefix = Buffer.alloc(8);
+        prefix.writeBigUInt64LE(BigInt(text.length));
+        return readBytes(new Uint8Array(Buffer.concat([prefix, text, Buffer.alloc(dataBytes)])));
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});
