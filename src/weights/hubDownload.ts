@@ -1,5 +1,8 @@
-import { mkdir, open, rename, stat, truncate, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readFile, rename, stat, truncate, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { basename, dirname } from 'node:path';
 import { UserError } from '../errors.ts';
 import type { DownloadProgress } from './downloadProgress.ts';
 import {
@@ -23,16 +26,33 @@ export interface BlobDownload {
 
 /**
  * Downloads a file into `{blob}.incomplete`, resuming what an earlier run left there with a Range
- * request, checks the final size and only then renames it to the blob path.
+ * request, checks the final size (and an LFS file's sha256) and only then renames it to the blob path.
+ * A lock per blob keeps two processes that fetch the same model from writing the same partial file.
  */
 export async function downloadBlob(
   settings: HubSettings,
   download: BlobDownload,
   progress: DownloadProgress,
 ): Promise<void> {
+  const { blobPath, size } = download;
+  await mkdir(dirname(blobPath), { recursive: true });
+  const release = await lockBlob(blobPath);
+  try {
+    // Another process may have finished it while this one waited for the lock.
+    if ((await stat(blobPath).catch(() => undefined))?.size === size) return;
+    await downloadLocked(settings, download, progress);
+  } finally {
+    await release();
+  }
+}
+
+async function downloadLocked(
+  settings: HubSettings,
+  download: BlobDownload,
+  progress: DownloadProgress,
+): Promise<void> {
   const { blobPath, size, target } = download;
   const partial = `${blobPath}.incomplete`;
-  await mkdir(dirname(blobPath), { recursive: true });
   let already = (await stat(partial).catch(() => undefined))?.size ?? 0;
   if (already > size) {
     await truncate(partial, 0); // longer than the file: not a prefix of it
@@ -59,7 +79,75 @@ export async function downloadBlob(
         `${size}. The partial file was removed; run again to retry (a proxy or mirror may be altering files)`,
     );
   }
+  // Blobs are named by the Hub's ETag; an LFS file's ETag (X-Linked-Etag) is the sha256 of its bytes, 64 hex
+  // digits, while other files carry a 40-digit git blob hash, which is not checked here.
+  const expected = basename(blobPath);
+  if (/^[0-9a-f]{64}$/.test(expected)) {
+    const actual = await sha256OfFile(partial);
+    if (actual !== expected) {
+      await unlink(partial).catch(() => {});
+      throw new UserError(
+        `download of ${target.file} from ${target.repoId} is corrupt: its sha256 is ${actual}, the Hub's ETag ` +
+          `says ${expected}. The file was removed; run again to retry (a proxy or mirror may be altering files)`,
+      );
+    }
+  }
   await rename(partial, blobPath);
+}
+
+async function sha256OfFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** How often a process waiting for another one's download looks at the lock again. */
+const LOCK_POLL_MS = 200;
+
+/**
+ * Takes `{blob}.lock`, as huggingface_hub does per blob, and returns its release. The lock file holds
+ * `pid@host`; a lock whose process is gone from this host (killed mid-download) is taken over, while a live
+ * one is waited for. Node has no flock(), so the lock is a file created with O_EXCL.
+ */
+async function lockBlob(blobPath: string): Promise<() => Promise<void>> {
+  const lockPath = `${blobPath}.lock`;
+  const owner = `${process.pid}@${hostname()}`;
+  for (;;) {
+    try {
+      const handle = await open(lockPath, 'wx');
+      await handle.writeFile(owner);
+      await handle.close();
+      return () => unlink(lockPath).catch(() => {});
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = await readFile(lockPath, 'utf8').catch(() => '');
+    if (holder !== '' && isStale(holder)) {
+      // Renamed away first so that of two processes finding the same stale lock, only one removes it.
+      const moved = `${lockPath}.stale-${process.pid}`;
+      if (
+        await rename(lockPath, moved).then(
+          () => true,
+          () => false,
+        )
+      )
+        await unlink(moved).catch(() => {});
+      continue;
+    }
+    await new Promise((done) => setTimeout(done, LOCK_POLL_MS));
+  }
+}
+
+/** True when the lock's process is known to be gone: same host, and signal 0 finds no such process. */
+function isStale(holder: string): boolean {
+  const match = /^(\d+)@(.*)$/.exec(holder);
+  if (!match || match[2] !== hostname()) return false;
+  try {
+    process.kill(Number(match[1]), 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }
 
 /** One GET of the missing part, appended to the partial file. */

@@ -24,6 +24,8 @@ export interface FakeHubBehaviour {
   servedInstead?: Map<string, Buffer>;
   /** Drop the connection after this many bytes of a file, once per entry. */
   cutOnceAfter?: Map<string, number>;
+  /** Wait this long before answering each CDN request, so that downloads of several clients overlap. */
+  cdnDelayMs?: number;
 }
 
 export interface FakeHub {
@@ -114,7 +116,9 @@ export async function startFakeHub(repos: FakeRepo[], behaviour: FakeHubBehaviou
       for (const repo of repos) {
         for (const [file, data] of repo.files) {
           if (sha256(data) !== cdn[1]) continue;
-          serveBytes(req, res, file, behaviour.servedInstead?.get(file) ?? data);
+          const serve = () => serveBytes(req, res, file, behaviour.servedInstead?.get(file) ?? data);
+          if (behaviour.cdnDelayMs) setTimeout(serve, behaviour.cdnDelayMs);
+          else serve();
           return;
         }
       }
