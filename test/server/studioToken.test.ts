@@ -1,10 +1,11 @@
-import { request as httpRequest, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StableDiffusion } from '../../src/pipeline/stableDiffusion.ts';
+import { guardAccess } from '../../src/server/accessGuard.ts';
 import { type BenchmarkRoutes, createBenchmarkRoutes } from '../../src/server/benchmarkRoutes.ts';
 import { createBenchmarkServer } from '../../src/server/benchmarkServer.ts';
-import { createStudioServer, listen } from '../../src/server/studioServer.ts';
+import { createStudioServer, listen, modelLoadingHandler } from '../../src/server/studioServer.ts';
 import { makeTestRun } from '../benchmark/reportRun.ts';
 import { TINY_SD, tempDir } from '../helpers/fixtures.ts';
 
@@ -124,5 +125,23 @@ describe('the benchmark-only server', () => {
       headers: { origin: 'http://evil.example', authorization: `Bearer ${TOKEN}` },
     });
     expect(response.status).toBe(403);
+  });
+});
+
+describe('while the model loads', () => {
+  it('the bound port answers 503 saying so, after the same checks', async () => {
+    const server = createServer(guardAccess(modelLoadingHandler, { token: TOKEN }));
+    const url = await listen(server, '127.0.0.1', 0);
+    try {
+      const response = await fetch(url);
+      expect(response.status).toBe(503);
+      expect(response.headers.get('retry-after')).toBe('5');
+      expect(((await response.json()) as { error: string }).error).toBe(
+        'the model is loading; reload the page in a few seconds',
+      );
+      expect((await fetch(new URL('/api/info', url))).status).toBe(401);
+    } finally {
+      await stop(server);
+    }
   });
 });
