@@ -1,8 +1,8 @@
-import { writeFileSync } from 'node:fs';
+import { rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { beforeAll, describe, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { readLatents, writeLatents } from '../../src/cli/latentsFile.ts';
 import { tempDir } from '../helpers/fixtures.ts';
 import { loadsOrRefuses, mutatedBytes, RUNS } from './fuzzRuns.ts';
@@ -12,12 +12,17 @@ describe('the latents file reader never crashes', () => {
   let valid: Uint8Array;
   let n = 0;
   /** Each case gets its own file: readLatents reads from disk, as `--latents` does. */
-  const readBytes = (bytes: Uint8Array) =>
-    loadsOrRefuses(() => {
-      const path = join(dir, `case-${n++}.safetensors`);
-      writeFileSync(path, bytes);
-      return readLatents(path);
-    });
+  const readBytes = async (bytes: Uint8Array) => {
+    const path = join(dir, `case-${n++}.safetensors`);
+    writeFileSync(path, bytes);
+    try {
+      await loadsOrRefuses(() => readLatents(path));
+    } finally {
+      unlinkSync(path); // a long run writes 100k of them
+    }
+  };
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   beforeAll(async () => {
     const path = join(dir, 'valid.safetensors');
