@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, stat, truncate, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname } from 'node:path';
 import { UserError } from '../errors.ts';
@@ -107,35 +107,50 @@ const LOCK_POLL_MS = 200;
 /**
  * Takes `{blob}.lock`, as huggingface_hub does per blob, and returns its release. The lock file holds
  * `pid@host`; a lock whose process is gone from this host (killed mid-download) is taken over, while a live
- * one is waited for. Node has no flock(), so the lock is a file created with O_EXCL.
+ * one is waited for. Node has no flock(), so the lock is a file written beside it and hard-linked into place:
+ * link() fails when the lock exists, and the lock is never seen empty.
  */
 async function lockBlob(blobPath: string): Promise<() => Promise<void>> {
   const lockPath = `${blobPath}.lock`;
   const owner = `${process.pid}@${hostname()}`;
-  for (;;) {
-    try {
-      const handle = await open(lockPath, 'wx');
-      await handle.writeFile(owner);
-      await handle.close();
-      return () => unlink(lockPath).catch(() => {});
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  const mine = `${lockPath}.${process.pid}`;
+  await writeFile(mine, owner);
+  try {
+    for (;;) {
+      const taken = await link(mine, lockPath).then(
+        () => true,
+        (err: NodeJS.ErrnoException) => {
+          if (err.code === 'EEXIST') return false;
+          throw err;
+        },
+      );
+      if (taken) return () => unlink(lockPath).catch(() => {});
+      const holder = await readFile(lockPath, 'utf8').catch(() => '');
+      if (holder !== '' && isStale(holder)) await removeStaleLock(lockPath, holder);
+      else await new Promise((done) => setTimeout(done, LOCK_POLL_MS));
     }
-    const holder = await readFile(lockPath, 'utf8').catch(() => '');
-    if (holder !== '' && isStale(holder)) {
-      // Renamed away first so that of two processes finding the same stale lock, only one removes it.
-      const moved = `${lockPath}.stale-${process.pid}`;
-      if (
-        await rename(lockPath, moved).then(
-          () => true,
-          () => false,
-        )
-      )
-        await unlink(moved).catch(() => {});
-      continue;
-    }
-    await new Promise((done) => setTimeout(done, LOCK_POLL_MS));
+  } finally {
+    await unlink(mine).catch(() => {});
   }
+}
+
+/**
+ * Moves the lock away and deletes it, unless what was moved is no longer the stale lock (another process
+ * took it over in between): that one is linked back into place.
+ */
+async function removeStaleLock(lockPath: string, staleHolder: string): Promise<void> {
+  const moved = `${lockPath}.stale-${process.pid}`;
+  if (
+    !(await rename(lockPath, moved).then(
+      () => true,
+      () => false,
+    ))
+  )
+    return;
+  if ((await readFile(moved, 'utf8').catch(() => '')) !== staleHolder) {
+    await link(moved, lockPath).catch(() => {});
+  }
+  await unlink(moved).catch(() => {});
 }
 
 /** True when the lock's process is known to be gone: same host, and signal 0 finds no such process. */
