@@ -5,3 +5,11 @@
 export class UserError extends Error {
   override name = 'UserError';
 }
+
+/**
+ * The reason a `JSON.parse` failed, on one line: V8 quotes the text around the error, newlines and control bytes
+ * included, and the CLI prints every user error as one line.
+ */
+export function jsonSyntaxReason(error: unknown): string {
+  return String((error as Error)?.message ?? error).replace(/[\p{Cc}\s]+/gu, ' ');
+}

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { UserError } from '../errors.ts';
+import { jsonSyntaxReason, UserError } from '../errors.ts';
 import type { PromptSet } from './promptSet.ts';
 import { parsePromptSets } from './promptSetParse.ts';
 import { loadTifaBenchmark, TIFA_SET_LABEL, TIFA_SET_NAME, type TifaOptions } from './tifaBenchmark.ts';
@@ -72,16 +72,11 @@ export async function loadPromptFile(path: string): Promise<PromptSet[]> {
     value = JSON.parse(text);
   } catch (error) {
     throw new UserError(
-      `${path} is not JSON (${oneLine((error as Error).message)}); a list of prompts in text, CSV or a zip is turned ` +
+      `${path} is not JSON (${jsonSyntaxReason(error)}); a list of prompts in text, CSV or a zip is turned ` +
         'into a prompt-set file by `dnb benchmark import FILE --out FILE.json`',
     );
   }
   return parsePromptSets(value, path);
-}
-
-/** JSON.parse quotes the text it failed on, newlines included; the CLI prints one line. */
-function oneLine(text: string): string {
-  return text.replace(/\s+/g, ' ');
 }
 
 const shippedCache = new Map<string, PromptSet>();

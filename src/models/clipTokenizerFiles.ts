@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UserError } from '../errors.ts';
+import { jsonSyntaxReason, UserError } from '../errors.ts';
 
 export interface ClipTokenizerFileTexts {
   vocabJson: string;
@@ -42,7 +42,7 @@ function parseJson(text: string, source: string, file: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw malformed(source, file, `not valid JSON (${(error as Error).message})`);
+    throw malformed(source, file, `not valid JSON (${jsonSyntaxReason(error)})`);
   }
 }
 

@@ -1,4 +1,4 @@
-import { UserError } from '../errors.ts';
+import { jsonSyntaxReason, UserError } from '../errors.ts';
 import { type Dtype, dtypeSize, elementCount, isDtype, SAFETENSORS_DTYPES } from './dtypes.ts';
 
 /** One tensor of a safetensors file, located by absolute byte offset so other tools can point at it. */
@@ -56,9 +56,7 @@ export function parseHeader(path: string, headerBytes: Uint8Array, fileSize: num
   try {
     json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
   } catch (err) {
-    // V8 quotes the text around the error, which may hold newlines or control bytes: keep the message one line.
-    const reason = (err as Error).message.replace(/\p{Cc}+/gu, ' ');
-    fail(`header is not valid JSON (${reason}); the file is corrupt or not safetensors`);
+    fail(`header is not valid JSON (${jsonSyntaxReason(err)}); the file is corrupt or not safetensors`);
   }
   if (!isPlainObject(json)) fail('header is not a JSON object');
   const dataOffset = HEADER_LENGTH_BYTES + headerBytes.byteLength;
