@@ -68,6 +68,16 @@ export class ConfigReader {
     return value as string[];
   }
 
+  /** Attention splits hidden_size evenly over the heads: `num_attention_heads` must divide it. */
+  headsDivide(hiddenSize: number, heads: number): void {
+    if (hiddenSize % heads !== 0) {
+      throw this.unsupported(
+        'num_attention_heads',
+        `hidden_size ${hiddenSize} must be a multiple of the number of heads`,
+      );
+    }
+  }
+
   /** Keys that must be absent or null because the implementation has no use for another value. */
   nullOrAbsent(key: string, why: string): void {
     if (this.raw[key] !== undefined && this.raw[key] !== null) throw this.unsupported(key, why);

@@ -98,12 +98,7 @@ function parseTextConfig(path: string, raw: Record<string, unknown>): BlipTextCo
     padTokenId: tokenId(c, 'pad_token_id', 0),
     sepTokenId: tokenId(c, 'sep_token_id', 102),
   };
-  if (config.hiddenSize % config.numAttentionHeads !== 0) {
-    throw c.unsupported(
-      'num_attention_heads',
-      `hidden_size ${config.hiddenSize} must be a multiple of the number of heads`,
-    );
-  }
+  c.headsDivide(config.hiddenSize, config.numAttentionHeads);
   const ids = {
     bos_token_id: config.bosTokenId,
     pad_token_id: config.padTokenId,
@@ -127,12 +122,7 @@ function parseVisionConfig(path: string, raw: Record<string, unknown>): BlipVisi
     hiddenAct: c.oneOf('hidden_act', 'gelu', BLIP_ACTIVATIONS),
     layerNormEps: c.positiveNumber('layer_norm_eps', 1e-5),
   };
-  if (config.hiddenSize % config.numAttentionHeads !== 0) {
-    throw c.unsupported(
-      'num_attention_heads',
-      `hidden_size ${config.hiddenSize} must be a multiple of the number of heads`,
-    );
-  }
+  c.headsDivide(config.hiddenSize, config.numAttentionHeads);
   if (config.imageSize % config.patchSize !== 0) {
     throw c.unsupported('patch_size', `image_size ${config.imageSize} must be a multiple of it`);
   }

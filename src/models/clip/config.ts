@@ -76,12 +76,7 @@ function parseClipVisionConfig(path: string, raw: Record<string, unknown>): Clip
     hiddenAct: c.oneOf('hidden_act', 'quick_gelu', CLIP_ACTIVATIONS),
     layerNormEps: c.positiveNumber('layer_norm_eps', 1e-5),
   };
-  if (config.hiddenSize % config.numAttentionHeads !== 0) {
-    throw c.unsupported(
-      'num_attention_heads',
-      `hidden_size ${config.hiddenSize} must be a multiple of the number of heads`,
-    );
-  }
+  c.headsDivide(config.hiddenSize, config.numAttentionHeads);
   if (config.imageSize % config.patchSize !== 0) {
     throw c.unsupported('patch_size', `image_size ${config.imageSize} must be a multiple of the patch size`);
   }

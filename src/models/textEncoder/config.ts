@@ -37,11 +37,6 @@ export function parseClipTextConfig(path: string, raw: Record<string, unknown>):
     hiddenAct: c.oneOf('hidden_act', 'quick_gelu', CLIP_ACTIVATIONS),
     layerNormEps: c.positiveNumber('layer_norm_eps', 1e-5),
   };
-  if (config.hiddenSize % config.numAttentionHeads !== 0) {
-    throw c.unsupported(
-      'num_attention_heads',
-      `hidden_size ${config.hiddenSize} must be a multiple of the number of heads`,
-    );
-  }
+  c.headsDivide(config.hiddenSize, config.numAttentionHeads);
   return config;
 }
