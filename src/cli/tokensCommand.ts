@@ -25,7 +25,7 @@ export function addTokensCommand(program: Command): Command {
 }
 
 /** The model's tokenizer/ folder; no weights are opened, and from the Hub none are downloaded. */
-async function tokenizerFolder(model: string): Promise<string> {
+export async function tokenizerFolder(model: string): Promise<string> {
   const folder = join(await resolveModel(model, { components: ['tokenizer'] }), 'tokenizer');
   if (!(await stat(folder).catch(() => undefined))?.isDirectory()) {
     throw new UserError(`${model} has no tokenizer/ folder; give a diffusers model folder`);

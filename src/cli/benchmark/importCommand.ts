@@ -7,7 +7,7 @@ import { formatPromptSetJson } from '../../benchmark/promptSetJson.ts';
 import { UserError } from '../../errors.ts';
 import { ClipTokenizer } from '../../models/clipTokenizer.ts';
 import { writeFileAtomically } from '../../weights/atomicFile.ts';
-import { resolveModel } from '../../weights/resolveModel.ts';
+import { tokenizerFolder } from '../tokensCommand.ts';
 
 interface ImportCommandOptions {
   model: string;
@@ -110,13 +110,4 @@ function checkDistinctNames(sets: readonly PromptSet[]): void {
     }
     seen.add(set.name);
   }
-}
-
-/** The model's tokenizer/ folder; no weights are opened, and from the Hub none are downloaded. */
-async function tokenizerFolder(model: string): Promise<string> {
-  const folder = join(await resolveModel(model, { components: ['tokenizer'] }), 'tokenizer');
-  if (!(await stat(folder).catch(() => undefined))?.isDirectory()) {
-    throw new UserError(`${model} has no tokenizer/ folder; give a diffusers model folder`);
-  }
-  return folder;
 }
