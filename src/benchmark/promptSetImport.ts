@@ -11,6 +11,7 @@ import { basename, extname } from 'node:path';
 import { unzipSync } from 'fflate';
 import { UserError } from '../errors.ts';
 import type { ClipEncoding, ClipTokenizer } from '../models/clipTokenizer.ts';
+import { numberOfWord } from '../prompt/numberWords.ts';
 import { selectTokens, type TokenSelection } from '../prompt/tokenSelection.ts';
 import type { BenchmarkPrompt, PromptAttribute, PromptObject, PromptSet } from './promptSet.ts';
 import { CsvError, parseCsv } from './promptSetCsv.ts';
@@ -244,19 +245,6 @@ function importPrompt(
   return prompt;
 }
 
-const NUMBER_WORDS: Readonly<Record<string, number>> = {
-  one: 1,
-  two: 2,
-  three: 3,
-  four: 4,
-  five: 5,
-  six: 6,
-  seven: 7,
-  eight: 8,
-  nine: 9,
-  ten: 10,
-};
-
 /** Words between a number and its noun ("three big red cars") that do not end the phrase. */
 const MAX_MODIFIERS = 3;
 
@@ -264,7 +252,7 @@ const MAX_MODIFIERS = 3;
 function statedCount(encoding: ClipEncoding, wordIndex: number): { count: number; countWord?: string } {
   for (let j = wordIndex - 1; j >= Math.max(0, wordIndex - 1 - MAX_MODIFIERS); j -= 1) {
     const text = encoding.words[j].text;
-    const count = NUMBER_WORDS[text] ?? (/^\d$/.test(text) ? Number(text) : undefined);
+    const count = numberOfWord(text) ?? (/^\d$/.test(text) ? Number(text) : undefined);
     if (count !== undefined) return count >= 1 ? { count, countWord: text } : { count: 1 };
     // A determiner, a conjunction or punctuation starts the phrase: no number stated in it.
     if (/^(a|an|the|and|or|with|of|in|on|at)$/.test(text) || !/\p{L}/u.test(text)) break;

@@ -1,4 +1,5 @@
 import { UserError } from '../errors.ts';
+import { numberOfWord } from '../prompt/numberWords.ts';
 import type { TextEmbedder } from './embedders.ts';
 import { cosine } from './vectors.ts';
 
@@ -33,31 +34,6 @@ export interface TifaResult {
   accuracy: number;
 }
 
-/** Number words TIFA's counting choices and VQA answers mix with digits. */
-const NUMBER_WORDS = [
-  'zero',
-  'one',
-  'two',
-  'three',
-  'four',
-  'five',
-  'six',
-  'seven',
-  'eight',
-  'nine',
-  'ten',
-  'eleven',
-  'twelve',
-  'thirteen',
-  'fourteen',
-  'fifteen',
-  'sixteen',
-  'seventeen',
-  'eighteen',
-  'nineteen',
-  'twenty',
-];
-
 /**
  * The form answers and choices are compared in: lower case, spaces collapsed, surrounding punctuation dropped
  * ("Yes." = "yes"), and number words as digits ("two" = "2").
@@ -68,8 +44,9 @@ export function normalizeAnswer(text: string): string {
     .replace(/\s+/g, ' ')
     .trim()
     .replace(/^[\s.,!?;:'"]+|[\s.,!?;:'"]+$/g, '');
-  const number = NUMBER_WORDS.indexOf(plain);
-  return number >= 0 ? String(number) : plain;
+  // TIFA's counting choices and VQA answers mix number words with digits.
+  const number = numberOfWord(plain);
+  return number === undefined ? plain : String(number);
 }
 
 /**

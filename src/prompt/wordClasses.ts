@@ -6,6 +6,8 @@
  * All words are lower-case CLIP words (CLIP lower-cases prompts and splits off punctuation).
  */
 
+import { NUMBER_WORDS } from './numberWords.ts';
+
 /** Words that open a noun phrase: "a dog", "the tracks", "their car". */
 export const DETERMINERS: ReadonlySet<string> = new Set([
   'a',
@@ -31,26 +33,7 @@ export const DETERMINERS: ReadonlySet<string> = new Set([
 
 /** Number words and quantifiers, which open a noun phrase like a determiner: "three geese", "two dogs". */
 export const QUANTIFIERS: ReadonlySet<string> = new Set([
-  'one',
-  'two',
-  'three',
-  'four',
-  'five',
-  'six',
-  'seven',
-  'eight',
-  'nine',
-  'ten',
-  'eleven',
-  'twelve',
-  'thirteen',
-  'fourteen',
-  'fifteen',
-  'sixteen',
-  'seventeen',
-  'eighteen',
-  'nineteen',
-  'twenty',
+  ...NUMBER_WORDS.slice(1),
   'thirty',
   'forty',
   'fifty',
