@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { UserError } from '../errors.ts';
 import { openSafetensors } from '../weights/safetensors.ts';
+import { quotedName } from '../weights/safetensorsHeader.ts';
 import { writeSafetensors } from '../weights/safetensorsWriter.ts';
 
 /** The tensor name `--latents` reads and `--save-latents` writes. */
@@ -64,7 +65,7 @@ function describeNames(names: readonly string[], shown = 5): string {
   if (names.length === 0) return 'none';
   const listed = names
     .slice(0, shown)
-    .map((name) => `"${name}"`)
+    .map((name) => quotedName(name))
     .join(', ');
   return names.length > shown ? `${listed} and ${names.length - shown} more` : listed;
 }

@@ -70,16 +70,16 @@ export function parseHeader(path: string, headerBytes: Uint8Array, fileSize: num
       metadata = parseMetadata(entry, fail);
       continue;
     }
-    if (!isPlainObject(entry)) fail(`entry "${name}" is not an object`);
+    if (!isPlainObject(entry)) fail(`entry ${quotedName(name)} is not an object`);
     const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
     if (typeof dtype !== 'string' || !isDtype(dtype)) {
       fail(
-        `tensor "${name}" has unknown dtype ${JSON.stringify(dtype)} ` +
+        `tensor ${quotedName(name)} has unknown dtype ${JSON.stringify(dtype)} ` +
           `(known: ${Object.keys(SAFETENSORS_DTYPES).join(', ')})`,
       );
     }
     if (!Array.isArray(shape) || !shape.every(isNonNegativeInteger)) {
-      fail(`tensor "${name}" has an invalid shape ${JSON.stringify(shape)}`);
+      fail(`tensor ${quotedName(name)} has an invalid shape ${JSON.stringify(shape)}`);
     }
     if (
       !Array.isArray(offsets) ||
@@ -87,19 +87,19 @@ export function parseHeader(path: string, headerBytes: Uint8Array, fileSize: num
       !offsets.every(isNonNegativeInteger) ||
       offsets[0] > offsets[1]
     ) {
-      fail(`tensor "${name}" has invalid data_offsets ${JSON.stringify(offsets)}`);
+      fail(`tensor ${quotedName(name)} has invalid data_offsets ${JSON.stringify(offsets)}`);
     }
     const [begin, end] = offsets as [number, number];
     if (end > dataSize) {
       fail(
-        `tensor "${name}" data_offsets [${begin}, ${end}] lie outside the ${dataSize}-byte data section ` +
+        `tensor ${quotedName(name)} data_offsets [${begin}, ${end}] lie outside the ${dataSize}-byte data section ` +
           '(the file is truncated or corrupt)',
       );
     }
     const expected = elementCount(shape as number[]) * dtypeSize(dtype as Dtype);
     if (end - begin !== expected) {
       fail(
-        `tensor "${name}" has ${end - begin} bytes but shape ${JSON.stringify(shape)} of ${dtype} ` +
+        `tensor ${quotedName(name)} has ${end - begin} bytes but shape ${JSON.stringify(shape)} of ${dtype} ` +
           `needs ${expected}`,
       );
     }
@@ -134,12 +134,14 @@ function checkTiling(
   for (const current of ranges) {
     if (current.begin < cursor && previous) {
       fail(
-        `tensors "${previous.name}" [${previous.begin}, ${previous.end}] and "${current.name}" ` +
+        `tensors ${quotedName(previous.name)} [${previous.begin}, ${previous.end}] and ${quotedName(current.name)} ` +
           `[${current.begin}, ${current.end}] overlap`,
       );
     }
     if (current.begin > cursor) {
-      const after = previous ? `after tensor "${previous.name}" ` : 'at the start of the data section ';
+      const after = previous
+        ? `after tensor ${quotedName(previous.name)} `
+        : 'at the start of the data section ';
       fail(
         `bytes [${cursor}, ${current.begin}] ${after}belong to no tensor; the header does not match the data ` +
           '(a corrupt file or a wrong header length)',
@@ -160,10 +162,21 @@ function parseMetadata(entry: unknown, fail: (problem: string) => never): Record
   if (!isPlainObject(entry)) return fail('__metadata__ is not an object');
   const metadata: Record<string, string> = {};
   for (const [key, value] of Object.entries(entry as Record<string, unknown>)) {
-    if (typeof value !== 'string') fail(`__metadata__ value of "${key}" is not a string`);
+    if (typeof value !== 'string') fail(`__metadata__ value of ${quotedName(key)} is not a string`);
     metadata[key] = value as string;
   }
   return metadata;
+}
+
+/**
+ * A name read from a file, quoted for a one-line message: JSON escapes keep a newline or a quote in a tensor
+ * name from breaking the line (`"late\\nts"`), and a name of megabytes is cut.
+ */
+export function quotedName(name: string, maxChars = 80): string {
+  const quoted = JSON.stringify(name);
+  return quoted.length <= maxChars
+    ? quoted
+    : `${quoted.slice(0, maxChars - 2)}…" (${name.length} characters)`;
 }
 
 function isPlainObject(value: unknown): boolean {

@@ -2,8 +2,9 @@ import { rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readLatents, writeLatents } from '../../src/cli/latentsFile.ts';
+import { writeSafetensors } from '../../src/weights/safetensorsWriter.ts';
 import { tempDir } from '../helpers/fixtures.ts';
 import { loadsOrRefuses, mutatedBytes, RUNS } from './fuzzRuns.ts';
 
@@ -58,5 +59,14 @@ describe('the latents file reader never crashes', () => {
       }),
       { numRuns: RUNS },
     );
+  });
+
+  // Found by a 2,000-case run: a backslash inserted before the "n" of "latents" names the tensor "late\nts",
+  // and the message listed the names unescaped, over two lines.
+  it('names a tensor whose name holds a newline on one line', async () => {
+    const path = join(dir, 'newline-name.safetensors');
+    await writeSafetensors(path, { 'late\nts': { dtype: 'F32', shape: [1], data: new Float32Array(1) } }, {});
+    await expect(readLatents(path)).rejects.toThrow(/has no tensor named "latents" \(it has "late\\nts"\)$/);
+    await loadsOrRefuses(() => readLatents(path));
   });
 });

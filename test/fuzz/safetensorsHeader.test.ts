@@ -81,4 +81,22 @@ describe('the safetensors header reader never crashes', () => {
       { numRuns: RUNS },
     );
   });
+
+  // The latents fuzzer's find, here at the source: a name read from the header (JSON may escape a newline or a
+  // quote into it) is quoted with JSON escapes, and a name of megabytes is cut.
+  it('keeps names with newlines, quotes or megabytes on one short line', () => {
+    const header = (names: string[]) => {
+      const text = Buffer.from(JSON.stringify(Object.fromEntries(names.map((name) => [name, 1]))));
+      const prefix = Buffer.alloc(8);
+      prefix.writeBigUInt64LE(BigInt(text.byteLength));
+      return new Uint8Array(Buffer.concat([prefix, text]));
+    };
+    expect(() => parseFile(header(['a\nb']))).toThrow('f: entry "a\\nb" is not an object');
+    expect(() => parseFile(header(['say "hi"']))).toThrow('f: entry "say \\"hi\\"" is not an object');
+    const long = 'x'.repeat(1_000_000);
+    expect(() => parseFile(header([long]))).toThrow(
+      /^f: entry "x{77}…" \(1000000 characters\) is not an object$/,
+    );
+    for (const name of ['a\nb', 'a\r\nb', long]) loadsOrRefuses(header([name]));
+  });
 });
