@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
 import { parseGenerateBody } from '../../src/server/generateBody.ts';
-import { loadsOrRefuses, mutatedObject, RUNS } from './fuzzRuns.ts';
+import { FUZZ_TIMEOUT_MS, loadsOrRefuses, mutatedObject, RUNS } from './fuzzRuns.ts';
 
 /** A body the page sends, with every field the parser reads. */
 const VALID = {
@@ -15,7 +15,7 @@ const VALID = {
   tokens: { objects: ['dog', 'crown'], attributes: ['purple', 'green'] },
 };
 
-describe("the studio's request body reader never crashes", () => {
+describe("the studio's request body reader never crashes", { timeout: FUZZ_TIMEOUT_MS }, () => {
   it(`on any JSON value (${RUNS} cases)`, async () => {
     await fc.assert(
       fc.asyncProperty(fc.jsonValue(), (body) => loadsOrRefuses(() => parseGenerateBody(body))),

@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readLatents, writeLatents } from '../../src/cli/latentsFile.ts';
 import { writeSafetensors } from '../../src/weights/safetensorsWriter.ts';
 import { tempDir } from '../helpers/fixtures.ts';
-import { loadsOrRefuses, mutatedBytes, RUNS } from './fuzzRuns.ts';
+import { FUZZ_TIMEOUT_MS, loadsOrRefuses, mutatedBytes, RUNS } from './fuzzRuns.ts';
 
-describe('the latents file reader never crashes', () => {
+describe('the latents file reader never crashes', { timeout: FUZZ_TIMEOUT_MS }, () => {
   const dir = tempDir('dnb-fuzz-latents-');
   let valid: Uint8Array;
   let n = 0;

@@ -7,7 +7,7 @@ import { parseUNetConfig } from '../../src/models/unet/config.ts';
 import { parseAutoencoderKLConfig } from '../../src/models/vae/config.ts';
 import { parsePythonJson } from '../../src/weights/pythonJson.ts';
 import { TINY_SD } from '../helpers/fixtures.ts';
-import { loadsOrRefuses, mutatedObject, RUNS } from './fuzzRuns.ts';
+import { FUZZ_TIMEOUT_MS, loadsOrRefuses, mutatedObject, RUNS } from './fuzzRuns.ts';
 
 const PARSERS = {
   unet: parseUNetConfig,
@@ -15,7 +15,7 @@ const PARSERS = {
   text_encoder: parseClipTextConfig,
 } as const;
 
-describe('the config.json readers never crash', () => {
+describe('the config.json readers never crash', { timeout: FUZZ_TIMEOUT_MS }, () => {
   for (const [component, parse] of Object.entries(PARSERS)) {
     const path = join(TINY_SD, component, 'config.json');
     const base = parsePythonJson(readFileSync(path, 'utf8')) as Record<string, unknown>;

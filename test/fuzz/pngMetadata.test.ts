@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, it } from 'vitest';
 import { addPngTextChunks, readPngTextChunks } from '../../src/cli/pngTextChunks.ts';
 import { GOLDEN } from '../helpers/fixtures.ts';
-import { loadsOrRefuses, mutatedBytes, RUNS } from './fuzzRuns.ts';
+import { FUZZ_TIMEOUT_MS, loadsOrRefuses, mutatedBytes, RUNS } from './fuzzRuns.ts';
 
 /** A real PNG (a golden image, cut after its first chunks to keep cases small) with text chunks added. */
 function pngWithText(): Uint8Array {
@@ -16,7 +16,7 @@ function pngWithText(): Uint8Array {
   return new Uint8Array(tagged.subarray(0, 400));
 }
 
-describe('the PNG text chunk reader never crashes', () => {
+describe('the PNG text chunk reader never crashes', { timeout: FUZZ_TIMEOUT_MS }, () => {
   const valid = pngWithText();
 
   it(`on a PNG with text chunks, bytes changed, inserted or cut (${RUNS} cases)`, async () => {

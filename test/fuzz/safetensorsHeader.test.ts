@@ -2,9 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.ts';
 import { parseHeader, parseHeaderLength } from '../../src/weights/safetensorsHeader.ts';
-
-/** Cases per property: bounded in CI; `FUZZ_RUNS=100000` for a long run. */
-const RUNS = Number(process.env['FUZZ_RUNS'] ?? 300);
+import { FUZZ_TIMEOUT_MS, RUNS } from './fuzzRuns.ts';
 
 /** Parses a whole file's bytes the way openSafetensors does, without the disk. */
 function parseFile(bytes: Uint8Array): void {
@@ -36,7 +34,7 @@ function loadsOrRefuses(bytes: Uint8Array): void {
   }
 }
 
-describe('the safetensors header reader never crashes', () => {
+describe('the safetensors header reader never crashes', { timeout: FUZZ_TIMEOUT_MS }, () => {
   it(`on random bytes (${RUNS} cases)`, () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 256 }), loadsOrRefuses), { numRuns: RUNS });
   });

@@ -5,7 +5,7 @@ import { describe, it } from 'vitest';
 import { ClipTokenizer } from '../../src/models/clipTokenizer.ts';
 import type { ClipTokenizerFileTexts } from '../../src/models/clipTokenizerFiles.ts';
 import { TINY_SD } from '../helpers/fixtures.ts';
-import { loadsOrRefuses, RUNS } from './fuzzRuns.ts';
+import { FUZZ_TIMEOUT_MS, loadsOrRefuses, RUNS } from './fuzzRuns.ts';
 
 const FOLDER = join(TINY_SD, 'tokenizer');
 const read = (file: string) => readFileSync(join(FOLDER, file), 'utf8');
@@ -58,7 +58,7 @@ function loadAndEncode(files: ClipTokenizerFileTexts): void {
   ClipTokenizer.fromFileTexts(files).encode('a purple dog and a green crown, 2 cats!');
 }
 
-describe('the tokenizer files reader never crashes', () => {
+describe('the tokenizer files reader never crashes', { timeout: FUZZ_TIMEOUT_MS }, () => {
   const valid = smallTokenizerTexts();
   const fields = ['vocabJson', 'mergesTxt', 'tokenizerConfigJson', 'specialTokensMapJson'] as const;
 
