@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { link, mkdir, open, readFile, rename, stat, truncate, unlink, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { mkdir, open, rename, stat, truncate, unlink } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { UserError } from '../errors.ts';
 import type { DownloadProgress } from './downloadProgress.ts';
@@ -12,6 +11,7 @@ import {
   type HubTarget,
   hubResponseError,
 } from './hubHttp.ts';
+import { type BlobLock, lockBlob } from './hubLock.ts';
 import type { HubSettings } from './hubSettings.ts';
 
 /** Connection drops during a multi-gigabyte download are retried from where they stopped. */
@@ -27,22 +27,24 @@ export interface BlobDownload {
 /**
  * Downloads a file into `{blob}.incomplete`, resuming what an earlier run left there with a Range
  * request, checks the final size (and an LFS file's sha256) and only then renames it to the blob path.
- * A lock per blob keeps two processes that fetch the same model from writing the same partial file.
+ * A lock per blob (src/weights/hubLock.ts) keeps two processes that fetch the same model, on one host or
+ * several sharing the cache, from writing the same partial file.
  */
 export async function downloadBlob(
   settings: HubSettings,
   download: BlobDownload,
   progress: DownloadProgress,
+  log?: (line: string) => void,
 ): Promise<void> {
   const { blobPath, size } = download;
   await mkdir(dirname(blobPath), { recursive: true });
-  const release = await lockBlob(blobPath);
+  const lock = await lockBlob(blobPath, { log });
   try {
     // Another process may have finished it while this one waited for the lock.
     if ((await stat(blobPath).catch(() => undefined))?.size === size) return;
-    await downloadLocked(settings, download, progress);
+    await downloadLocked(settings, download, progress, lock);
   } finally {
-    await release();
+    await lock.release();
   }
 }
 
@@ -50,6 +52,7 @@ async function downloadLocked(
   settings: HubSettings,
   download: BlobDownload,
   progress: DownloadProgress,
+  lock: BlobLock,
 ): Promise<void> {
   const { blobPath, size, target } = download;
   const partial = `${blobPath}.incomplete`;
@@ -92,6 +95,7 @@ async function downloadLocked(
       );
     }
   }
+  await lock.assertHeld();
   await rename(partial, blobPath);
 }
 
@@ -99,70 +103,6 @@ async function sha256OfFile(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest('hex');
-}
-
-/** How often a process waiting for another one's download looks at the lock again. */
-const LOCK_POLL_MS = 200;
-
-/**
- * Takes `{blob}.lock`, as huggingface_hub does per blob, and returns its release. The lock file holds
- * `pid@host`; a lock whose process is gone from this host (killed mid-download) is taken over, while a live
- * one is waited for. Node has no flock(), so the lock is a file written beside it and hard-linked into place:
- * link() fails when the lock exists, and the lock is never seen empty.
- */
-async function lockBlob(blobPath: string): Promise<() => Promise<void>> {
-  const lockPath = `${blobPath}.lock`;
-  const owner = `${process.pid}@${hostname()}`;
-  const mine = `${lockPath}.${process.pid}`;
-  await writeFile(mine, owner);
-  try {
-    for (;;) {
-      const taken = await link(mine, lockPath).then(
-        () => true,
-        (err: NodeJS.ErrnoException) => {
-          if (err.code === 'EEXIST') return false;
-          throw err;
-        },
-      );
-      if (taken) return () => unlink(lockPath).catch(() => {});
-      const holder = await readFile(lockPath, 'utf8').catch(() => '');
-      if (holder !== '' && isStale(holder)) await removeStaleLock(lockPath, holder);
-      else await new Promise((done) => setTimeout(done, LOCK_POLL_MS));
-    }
-  } finally {
-    await unlink(mine).catch(() => {});
-  }
-}
-
-/**
- * Moves the lock away and deletes it, unless what was moved is no longer the stale lock (another process
- * took it over in between): that one is linked back into place.
- */
-async function removeStaleLock(lockPath: string, staleHolder: string): Promise<void> {
-  const moved = `${lockPath}.stale-${process.pid}`;
-  if (
-    !(await rename(lockPath, moved).then(
-      () => true,
-      () => false,
-    ))
-  )
-    return;
-  if ((await readFile(moved, 'utf8').catch(() => '')) !== staleHolder) {
-    await link(moved, lockPath).catch(() => {});
-  }
-  await unlink(moved).catch(() => {});
-}
-
-/** True when the lock's process is known to be gone: same host, and signal 0 finds no such process. */
-function isStale(holder: string): boolean {
-  const match = /^(\d+)@(.*)$/.exec(holder);
-  if (!match || match[2] !== hostname()) return false;
-  try {
-    process.kill(Number(match[1]), 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
-  }
 }
 
 /** One GET of the missing part, appended to the partial file. */
