@@ -1,9 +1,27 @@
+import { UserError } from '../../errors.ts';
 import { ConfigReader } from '../configValues.ts';
 
 export const DOWN_BLOCK_TYPES = ['CrossAttnDownBlock2D', 'DownBlock2D'] as const;
 export const UP_BLOCK_TYPES = ['CrossAttnUpBlock2D', 'UpBlock2D'] as const;
 export type DownBlockType = (typeof DOWN_BLOCK_TYPES)[number];
 export type UpBlockType = (typeof UP_BLOCK_TYPES)[number];
+
+/** SDXL's micro-conditioning: original size (h, w), crop top-left (top, left), target size (h, w). */
+export const TEXT_TIME_IDS = 6;
+
+/**
+ * diffusers' `addition_embed_type: "text_time"` (SDXL): the pooled text embedding and the sinusoids of the
+ * `TEXT_TIME_IDS` time ids, concatenated, go through `add_embedding` and are added to the time embedding.
+ */
+export interface TextTimeAddition {
+  type: 'text_time';
+  /** `addition_time_embed_dim`: sinusoid width per time id (SDXL: 256). */
+  timeEmbedDim: number;
+  /** `projection_class_embeddings_input_dim`: add_embedding's input width = pooledDim + 6 × timeEmbedDim. */
+  projectionInputDim: number;
+  /** The pooled text embedding's width (`text_embeds`; SDXL: 1280), what the projection input leaves. */
+  pooledDim: number;
+}
 
 /**
  * diffusers' `UNet2DConditionModel` config (0.21.4), resolved: per-block lists where diffusers accepts an int or
@@ -46,6 +64,8 @@ export interface UNetConfig {
   timeEmbedDim: number;
   convInKernel: number;
   convOutKernel: number;
+  /** The embedding added to the time embedding (SDXL's text_time), or null (SD 1.x/2.x). */
+  addition: TextTimeAddition | null;
 }
 
 /** Reads a unet/config.json with diffusers 0.21.4's `UNet2DConditionModel` defaults for absent keys. */
@@ -58,7 +78,6 @@ export function parseUNetConfig(path: string, raw: Record<string, unknown>): UNe
   // Features this implementation does not have: each must keep its "off" value.
   c.nullOrAbsent('class_embed_type', 'class embeddings are not supported');
   c.nullOrAbsent('num_class_embeds', 'class embeddings are not supported');
-  c.nullOrAbsent('addition_embed_type', 'additional (SDXL-style text/time) embeddings are not supported');
   c.nullOrAbsent('encoder_hid_dim', 'an encoder_hid_proj is not supported');
   c.nullOrAbsent('encoder_hid_dim_type', 'an encoder_hid_proj is not supported');
   c.nullOrAbsent('time_cond_proj_dim', 'timestep conditioning (LCM) is not supported');
@@ -208,7 +227,36 @@ export function parseUNetConfig(path: string, raw: Record<string, unknown>): UNe
       raw['time_embedding_dim'] == null ? blockOutChannels[0] * 4 : c.positiveInt('time_embedding_dim', 0),
     convInKernel: convKernel('conv_in_kernel'),
     convOutKernel: convKernel('conv_out_kernel'),
+    addition: additionOf(c),
   };
+}
+
+/** `addition_embed_type` and its widths; only SDXL's `text_time` (or none) is implemented. */
+function additionOf(c: ConfigReader): TextTimeAddition | null {
+  const type = c.raw['addition_embed_type'];
+  if (type === undefined || type === null) return null;
+  if (type !== 'text_time') {
+    throw c.unsupported('addition_embed_type', 'supported: "text_time" (SDXL) or null');
+  }
+  // diffusers has no defaults for these two with text_time; without them the model cannot be built.
+  const required = (key: string, sdxl: number): number => {
+    if (c.raw[key] === undefined || c.raw[key] === null) {
+      throw new UserError(
+        `${c.path}: "addition_embed_type" is "text_time", which needs "${key}" (a positive integer; SDXL: ${sdxl})`,
+      );
+    }
+    return c.positiveInt(key, 0);
+  };
+  const timeEmbedDim = required('addition_time_embed_dim', 256);
+  const projectionInputDim = required('projection_class_embeddings_input_dim', 2816);
+  const pooledDim = projectionInputDim - TEXT_TIME_IDS * timeEmbedDim;
+  if (pooledDim <= 0) {
+    throw c.unsupported(
+      'projection_class_embeddings_input_dim',
+      `it must be the pooled text embedding's width plus ${TEXT_TIME_IDS} × addition_time_embed_dim = ${TEXT_TIME_IDS * timeEmbedDim}`,
+    );
+  }
+  return { type: 'text_time', timeEmbedDim, projectionInputDim, pooledDim };
 }
 
 function sampleSizeOf(c: ConfigReader): [number, number] | null {

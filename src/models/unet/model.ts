@@ -6,7 +6,7 @@ import { checkTensors, type WeightIndex } from '../../weights/weightIndex.ts';
 import { openComponentFiles } from '../componentFiles.ts';
 import { expectedTensors } from '../parameterSource.ts';
 import { ModelParameters } from '../parameters.ts';
-import { parseUNetConfig, type UNetConfig } from './config.ts';
+import { parseUNetConfig, TEXT_TIME_IDS, type UNetConfig } from './config.ts';
 import { MemoParameters } from './memoParameters.ts';
 import { type UNetForwardOptions, type UNetInputs, type UNetOutput, unetForward } from './unet.ts';
 
@@ -40,13 +40,12 @@ export class UNet2DConditionModel {
     readonly dtype: UNetDtype = 'float32',
   ) {}
 
-  /** Declares the graph inputs `sample`, `timestep` (a scalar) and `encoder_hidden_states`. */
-  declareInputs(graph: Graph, { batch, height, width, keys = 77 }: NoisePredictionShape): UNetInputs {
-    return {
-      sample: graph.input('sample', [batch, this.config.inChannels, height, width]),
-      timestep: graph.input('timestep', []),
-      encoderHiddenStates: graph.input('encoder_hidden_states', [batch, keys, this.config.crossAttentionDim]),
-    };
+  /**
+   * Declares the graph inputs `sample`, `timestep` (a scalar) and `encoder_hidden_states`, and with SDXL's
+   * text_time addition also `text_embeds` [B, pooled] and `time_ids` [B, 6] (float32).
+   */
+  declareInputs(graph: Graph, shape: NoisePredictionShape): UNetInputs {
+    return declareUNetInputs(graph, this.config, shape);
   }
 
   /**
@@ -75,6 +74,32 @@ export class UNet2DConditionModel {
   }
 }
 
+/** The graph inputs of one UNet call (see `UNet2DConditionModel.declareInputs`). */
+function declareUNetInputs(
+  graph: Graph,
+  config: UNetConfig,
+  { batch, height, width, keys = 77 }: NoisePredictionShape,
+): UNetInputs {
+  const inputs: UNetInputs = {
+    sample: graph.input('sample', [batch, config.inChannels, height, width]),
+    timestep: graph.input('timestep', []),
+    encoderHiddenStates: graph.input('encoder_hidden_states', [batch, keys, config.crossAttentionDim]),
+  };
+  if (config.addition) {
+    inputs.textEmbeds = graph.input('text_embeds', [batch, config.addition.pooledDim]);
+    inputs.timeIds = graph.input('time_ids', [batch, TEXT_TIME_IDS]);
+  }
+  return inputs;
+}
+
+/** SDXL's added conditioning for one call, flat and row-major. */
+export interface AddedConditioning {
+  /** The pooled text embeddings [B, pooled]. */
+  textEmbeds: Float32Array;
+  /** The micro-conditioning [B, 6]: original (h, w), crop (top, left), target (h, w) per sample. */
+  timeIds: Float32Array;
+}
+
 /** A compiled noise prediction: feeds latents, a timestep and text embeddings, returns ε. */
 export class NoisePredictor {
   constructor(
@@ -84,10 +109,15 @@ export class NoisePredictor {
     private readonly inputs: UNetInputs,
   ) {}
 
+  /**
+   * ε for `sample` at `timestep`. `added` (SDXL's pooled embeddings and time ids) is required when the model has
+   * the text_time addition and ignored otherwise, as diffusers ignores `added_cond_kwargs`.
+   */
   async predict(
     sample: Float32Array,
     timestep: number,
     encoderHiddenStates: Float32Array,
+    added?: AddedConditioning,
   ): Promise<Float32Array> {
     const expect = (name: string, data: Float32Array, shape: Shape) => {
       const n = shape.reduce((a, b) => a * b, 1);
@@ -96,11 +126,25 @@ export class NoisePredictor {
     };
     expect('sample', sample, this.inputs.sample.shape);
     expect('encoder_hidden_states', encoderHiddenStates, this.inputs.encoderHiddenStates.shape);
-    const out = await this.graph.run({
+    const feeds: Record<string, Float32Array> = {
       sample,
       timestep: Float32Array.of(timestep),
       encoder_hidden_states: encoderHiddenStates,
-    });
+    };
+    const { textEmbeds, timeIds } = this.inputs;
+    if (textEmbeds && timeIds) {
+      if (!added) {
+        throw new UserError(
+          'this UNet (SDXL, addition_embed_type "text_time") needs the pooled text embeddings and the time ids ' +
+            '(original size, crop top-left, target size) besides the text embeddings; pass them as `added`',
+        );
+      }
+      expect('text_embeds', added.textEmbeds, textEmbeds.shape);
+      expect('time_ids', added.timeIds, timeIds.shape);
+      feeds.text_embeds = added.textEmbeds;
+      feeds.time_ids = added.timeIds;
+    }
+    const out = await this.graph.run(feeds);
     return out.noise.data as Float32Array;
   }
 
@@ -125,14 +169,10 @@ export async function loadUNet(
     throw new UserError(`UNet dtype ${JSON.stringify(dtype)} is not supported (float32 or float16)`);
   }
   const expected = expectedTensors(weights, (params) => {
+    // The smallest call that reaches every weight (add_embedding.* too, when the config has the addition).
     const factor = 2 ** (config.blockOutChannels.length - 1);
-    const graph = params.graph;
-    const inputs: UNetInputs = {
-      sample: graph.input('sample', [1, config.inChannels, factor, factor]),
-      timestep: graph.input('timestep', []),
-      encoderHiddenStates: graph.input('encoder_hidden_states', [1, 1, config.crossAttentionDim]),
-    };
-    unetForward(params, config, inputs);
+    const shape = { batch: 1, height: factor, width: factor, keys: 1 };
+    unetForward(params, config, declareUNetInputs(params.graph, config, shape));
   });
   checkTensors(weights, expected);
   return new UNet2DConditionModel(config, weights, dtype);

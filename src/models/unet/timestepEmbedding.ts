@@ -1,6 +1,19 @@
 import { UserError } from '../../errors.ts';
-import { concat, cos, exp, expand, mul, pad, reshape, sin, type Value } from '../../graph/index.ts';
+import {
+  cast,
+  concat,
+  cos,
+  type DType,
+  exp,
+  expand,
+  mul,
+  pad,
+  reshape,
+  sin,
+  type Value,
+} from '../../graph/index.ts';
 import type { ParameterSource } from '../parameterSource.ts';
+import type { UNetConfig } from './config.ts';
 import { linear, silu } from './layers.ts';
 
 /**
@@ -49,4 +62,23 @@ export function timestepsForBatch(timestep: Value, batch: number): Value {
 /** diffusers' `TimestepEmbedding` with act_fn silu: linear_1 → SiLU → linear_2. */
 export function timestepMlp(p: ParameterSource, x: Value, timeEmbedDim: number): Value {
   return linear(p.scope('linear_2'), silu(linear(p.scope('linear_1'), x, timeEmbedDim)), timeEmbedDim);
+}
+
+/**
+ * The UNet's time embedding [batch, time_embed_dim]: `time_embedding(time_proj(t).to(dtype))`, the sinusoids in
+ * float32 whatever the compute dtype (diffusers casts them to the sample's dtype before the MLP).
+ */
+export function timeEmbedding(
+  p: ParameterSource,
+  config: UNetConfig,
+  timestep: Value,
+  batch: number,
+  dtype: DType,
+): Value {
+  const sinusoids = sinusoidalEmbedding(
+    timestepsForBatch(timestep, batch),
+    config.blockOutChannels[0],
+    config,
+  );
+  return timestepMlp(p.scope('time_embedding'), cast(sinusoids, dtype), config.timeEmbedDim);
 }

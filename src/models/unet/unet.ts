@@ -1,6 +1,7 @@
 import { UserError } from '../../errors.ts';
-import { cast, type DType, mul, sub, type Value } from '../../graph/index.ts';
+import { add, cast, type DType, mul, sub, type Value } from '../../graph/index.ts';
 import type { ParameterSource } from '../parameterSource.ts';
+import { additionEmbedding, type TextTimeInputs } from './additionEmbedding.ts';
 import {
   type AttentionLayerInfo,
   AttentionProbes,
@@ -12,16 +13,17 @@ import type { UNetConfig } from './config.ts';
 import { downBlock } from './downBlock.ts';
 import { conv, groupNormLayer, silu } from './layers.ts';
 import { midBlock } from './midBlock.ts';
-import { sinusoidalEmbedding, timestepMlp, timestepsForBatch } from './timestepEmbedding.ts';
+import { timeEmbedding } from './timestepEmbedding.ts';
 import { upBlock } from './upBlock.ts';
 
-export interface UNetInputs {
+export interface UNetInputs extends Partial<TextTimeInputs> {
   /** Latents [B, in_channels, H, W] float32. */
   sample: Value;
   /** The timestep: a scalar, [1] or [B] float32 (integer values as the schedulers give them). */
   timestep: Value;
   /** Text embeddings [B, keys, cross_attention_dim] float32. */
   encoderHiddenStates: Value;
+  // textEmbeds [B, pooled] and timeIds [B, 6]: required when the config has the text_time addition (SDXL).
 }
 
 export interface UNetForwardOptions {
@@ -46,8 +48,8 @@ export interface UNetOutput {
 
 /**
  * diffusers' `UNet2DConditionModel.forward` (0.21.4) for the configurations `parseUNetConfig` accepts: time
- * embedding, conv_in, down blocks (keeping skip tensors), mid block, up blocks (consuming them from the end),
- * GroupNorm, SiLU, conv_out.
+ * embedding (plus SDXL's text_time embedding), conv_in, down blocks (keeping skip tensors), mid block, up
+ * blocks (consuming them from the end), GroupNorm, SiLU, conv_out.
  */
 export function unetForward(
   params: ParameterSource,
@@ -59,12 +61,13 @@ export function unetForward(
   const { sample, encoderHiddenStates } = inputs;
   checkInputs(config, sample, encoderHiddenStates);
   const [batch, , height, width] = sample.shape;
+  const augmentation = additionEmbedding(params, config, inputs, batch, dtype);
   const probes = new AttentionProbes(options.materialize);
 
-  // Time embedding: sinusoids in float32, then `t_emb.to(sample.dtype)` and the MLP.
+  let temb = timeEmbedding(params, config, inputs.timestep, batch, dtype);
+  if (augmentation) temb = add(temb, augmentation);
+
   const channels0 = config.blockOutChannels[0];
-  const tEmb = sinusoidalEmbedding(timestepsForBatch(inputs.timestep, batch), channels0, config);
-  const temb = timestepMlp(params.scope('time_embedding'), cast(tEmb, dtype), config.timeEmbedDim);
 
   let h = cast(sample, dtype);
   if (config.centerInputSample) h = sub(mul(h, 2), 1);
