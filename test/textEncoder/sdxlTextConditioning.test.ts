@@ -11,6 +11,7 @@ import {
   SDXL_NEGATIVE_PROMPT,
   SDXL_PROMPT_KEYS,
   SDXL_PROMPTS,
+  type SdxlPromptKey,
   sdxlGoldenFloats,
   TINY_SDXL,
 } from './sdxlGolden.ts';
@@ -27,7 +28,7 @@ describe('SdxlTextConditioning on the tiny-sdxl fixture', () => {
   it('gives prompt_embeds and pooled_prompt_embeds of both prompts, the negative prompt and ""', async () => {
     const text = await SdxlTextConditioning.load(TINY_SDXL, { cacheDir });
     expect(text.widths).toEqual({ length: 77, embeds: 68, pooled: 24 });
-    const cases: [string, string, string][] = [];
+    const cases: [SdxlPromptKey, string, string][] = [];
     for (const key of SDXL_PROMPT_KEYS) {
       cases.push([key, SDXL_PROMPTS[key], '']);
       cases.push([key, SDXL_NEGATIVE_PROMPT, 'negative_']);
@@ -39,14 +40,14 @@ describe('SdxlTextConditioning on the tiny-sdxl fixture', () => {
         kind === 'emptystr'
           ? ['negative_prompt_embeds_emptystr', 'negative_pooled_prompt_embeds_emptystr']
           : [`${kind}prompt_embeds`, `${kind}pooled_prompt_embeds`];
-      const { embeds, pooled, warnings } = await text.encode(prompt as string);
+      const { embeds, pooled, warnings } = await text.encode(prompt);
       expect(embeds.length).toBe(77 * 68);
       expect(pooled.length).toBe(24);
       expect(warnings).toEqual([]);
-      const goldenEmbeds = await sdxlGoldenFloats(key as never, embedsName);
+      const goldenEmbeds = await sdxlGoldenFloats(key, embedsName);
       expect(maxAbs(goldenEmbeds)).toBeGreaterThan(1);
       expectClose(embeds, goldenEmbeds, EMBEDDING_TOLERANCE);
-      expectClose(pooled, await sdxlGoldenFloats(key as never, pooledName), EMBEDDING_TOLERANCE);
+      expectClose(pooled, await sdxlGoldenFloats(key, pooledName), EMBEDDING_TOLERANCE);
     }
     await text.release();
   });
@@ -63,6 +64,19 @@ describe('SdxlTextConditioning on the tiny-sdxl fixture', () => {
     const again = await text.encode(long);
     expect(again.embeds).toEqual(first.embeds);
     expect(again.pooled).toEqual(first.pooled);
+    await text.release();
+  });
+
+  it('sends prompt_2 to text_encoder_2 alone when it is given', async () => {
+    const text = await SdxlTextConditioning.load(TINY_SDXL, { cacheDir });
+    const [key] = SDXL_PROMPT_KEYS;
+    const { embeds, pooled } = await text.encode(SDXL_PROMPTS[key], SDXL_NEGATIVE_PROMPT);
+    const positive = await sdxlGoldenFloats(key, 'prompt_embeds');
+    const negative = await sdxlGoldenFloats(key, 'negative_prompt_embeds');
+    // Per token: text_encoder's 32 columns from the prompt, text_encoder_2's 36 from prompt_2.
+    const expected = positive.map((value, i) => (i % 68 < 32 ? value : negative[i]));
+    expectClose(embeds, expected, EMBEDDING_TOLERANCE);
+    expectClose(pooled, await sdxlGoldenFloats(key, 'negative_pooled_prompt_embeds'), EMBEDDING_TOLERANCE);
     await text.release();
   });
 

@@ -103,10 +103,13 @@ export class SdxlTextConditioning {
     return new SdxlTextConditioning(parts, runtime);
   }
 
-  /** The conditioning of one prompt (used as prompt and prompt_2, diffusers' default). */
-  async encode(prompt: string): Promise<SdxlPromptEmbeddings> {
+  /**
+   * The conditioning of one prompt: `prompt` goes to text_encoder, `prompt2` to text_encoder_2 (diffusers'
+   * `prompt_2`, which defaults to `prompt`).
+   */
+  async encode(prompt: string, prompt2: string = prompt): Promise<SdxlPromptEmbeddings> {
     const encoding = this.parts.tokenizer.encode(prompt);
-    const encoding2 = this.parts.tokenizer2.encode(prompt);
+    const encoding2 = this.parts.tokenizer2.encode(prompt2);
     const [encoder, encoder2] = await this.compile();
     const [out, out2] = await Promise.all([
       encoder.runOutputs([encoding.inputIds]),
