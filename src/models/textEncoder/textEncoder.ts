@@ -102,7 +102,7 @@ export class TextEncoder {
   }
 }
 
-interface CompiledTextEncoderShape<K extends TextEncoderOutput> {
+interface CompiledTextEncoderSpec<K extends TextEncoderOutput> {
   batch: number;
   length: number;
   vocabSize: number;
@@ -120,9 +120,9 @@ export class CompiledTextEncoder<K extends TextEncoderOutput = 'last_hidden_stat
 
   constructor(
     readonly graph: CompiledGraph,
-    private readonly shape: CompiledTextEncoderShape<K>,
+    private readonly spec: CompiledTextEncoderSpec<K>,
   ) {
-    ({ batch: this.batch, length: this.length, vocabSize: this.vocabSize, outputs: this.outputs } = shape);
+    ({ batch: this.batch, length: this.length, vocabSize: this.vocabSize, outputs: this.outputs } = spec);
   }
 
   /**
@@ -153,9 +153,9 @@ export class CompiledTextEncoder<K extends TextEncoderOutput = 'last_hidden_stat
       }
     }
     const feeds: Record<string, BigInt64Array> = { input_ids: ids };
-    if (this.shape.pooled) {
+    if (this.spec.pooled) {
       feeds['pooled_index'] = BigInt64Array.from({ length: batch }, (_, row) =>
-        BigInt(pooledTokenIndex(ids.subarray(row * length, (row + 1) * length), this.shape.eosTokenId)),
+        BigInt(pooledTokenIndex(ids.subarray(row * length, (row + 1) * length), this.spec.eosTokenId)),
       );
     }
     const out = await this.graph.run(feeds);
