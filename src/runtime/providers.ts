@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { UserError } from '../errors.ts';
 
@@ -33,7 +36,7 @@ export function providerUnavailable(device: Device, cause: unknown): UserError {
  * noise before the exception that providerUnavailable turns into one clear line. Only fatal messages are
  * printed unless `verbose` (`--verbose`), which restores ONNX Runtime's default, warnings and errors.
  * ONNX Runtime reads the level once, when its first session is created, so call this before any.
- * (Dawn's own WebGPU warnings, such as a missing Vulkan loader, bypass this logger.)
+ * (Dawn's own WebGPU warnings bypass this logger: see assertProviderLoadable.)
  */
 export function setRuntimeLogging(verbose: boolean): void {
   runtimeVerbose = verbose;
@@ -46,4 +49,47 @@ setRuntimeLogging(false);
 /** The session option that matches setRuntimeLogging: 2 warning, 4 fatal. */
 export function sessionLogSeverity(): 2 | 4 {
   return runtimeVerbose ? 2 : 4;
+}
+
+/** The Vulkan loader: on Linux, onnxruntime-node's WebGPU is Dawn's Vulkan backend, its only one there. */
+export const VULKAN_LOADER = 'libvulkan.so.1';
+
+/**
+ * Refuses, before ONNX Runtime tries, a provider that cannot start because a library it loads is missing, in the
+ * same one line as providerUnavailable. Without the Vulkan loader, Dawn prints "Warning: Couldn't load Vulkan"
+ * and the source line that noticed it, from native code: Dawn's default logging callback writes warnings with
+ * fprintf(stderr), ONNX Runtime creates its Dawn instance without a callback of its own and offers no option
+ * for one, and Dawn's logging is off only in builds made with DAWN_DISABLE_LOGGING. JavaScript cannot redirect
+ * a native library's stderr, so the way to keep that noise out is to not start Dawn where it cannot work.
+ * Does nothing with `--verbose` (the runtime's own messages are then wanted), off Linux, or when the library is
+ * found; the session then decides.
+ */
+export function assertProviderLoadable(device: Device, platform: NodeJS.Platform = process.platform): void {
+  if (device !== 'webgpu' || platform !== 'linux' || runtimeVerbose) return;
+  if (canLoadLibrary(VULKAN_LOADER, dawnSearchFolders())) return;
+  throw new UserError(
+    `the webgpu execution provider is not available here (${VULKAN_LOADER}, the Vulkan loader Dawn needs, ` +
+      `was not found). ${HOW_TO_ENABLE.webgpu}`,
+  );
+}
+
+/**
+ * Asks the dynamic loader for `name` the way Dawn does: by name (LD_LIBRARY_PATH, ld.so.cache, the system
+ * folders), then in `folders`. process.dlopen is Node's only dlopen(): a library that is found but is not a Node
+ * addon fails with "did not self-register", one that is missing with "cannot open shared object file".
+ */
+export function canLoadLibrary(name: string, folders: readonly string[] = []): boolean {
+  if (folders.some((folder) => existsSync(join(folder, name)))) return true;
+  try {
+    process.dlopen({ exports: {} }, name);
+    return true;
+  } catch (error) {
+    return !/cannot open shared object file|image not found|no such file/i.test(String(error));
+  }
+}
+
+/** Besides the bare name, Dawn looks next to its own library (ONNX Runtime's) and next to the executable. */
+function dawnSearchFolders(): string[] {
+  const runtime = dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
+  return [join(runtime, 'bin', 'napi-v6', process.platform, process.arch), dirname(process.execPath)];
 }
