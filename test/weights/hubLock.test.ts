@@ -11,8 +11,11 @@ import { useTempDirs } from './tempDir.ts';
 const tempDir = useTempDirs();
 const HUB_LOCK = fileURLToPath(new URL('../../src/weights/hubLock.ts', import.meta.url));
 
-/** The defaults (5 s heartbeat, 60 s stale) scaled down 60×, keeping their 12 missed heartbeats. */
-const TIMING: LockTiming = { pollMs: 20, heartbeatMs: 83, staleAfterMs: 1_000 };
+/**
+ * The defaults (5 s heartbeat, 60 s stale) scaled down 30×, with 20 missed heartbeats instead of 12: a test
+ * process stalled for 2 s on a loaded machine would otherwise look dead.
+ */
+const TIMING: LockTiming = { pollMs: 20, heartbeatMs: 100, staleAfterMs: 2_000 };
 
 const children: ChildProcess[] = [];
 afterEach(() => {
@@ -68,12 +71,12 @@ describe('the per-blob download lock', () => {
     await writeFile(`${blob}.lock`, '4242@other-host');
     const { lock, lines, waitedMs } = await timedLock(blob);
     expect(waitedMs).toBeGreaterThanOrEqual(TIMING.staleAfterMs);
-    expect(waitedMs).toBeLessThan(TIMING.staleAfterMs + 2_000); // measured 1,018 ms
+    expect(waitedMs).toBeLessThan(TIMING.staleAfterMs + 2_000); // measured 2,004 ms
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(
       new RegExp(
         `^taking over the download lock ${blob}\\.lock held by process 4242 on "other-host": it was not ` +
-          'refreshed for 1 s \\(a live download refreshes it every 0\\.083 s\\), so its process has stopped$',
+          'refreshed for 2 s \\(a live download refreshes it every 0\\.1 s\\), so its process has stopped$',
       ),
     );
     expect(await readFile(`${blob}.lock`, 'utf8')).toBe(`${process.pid}@${hostname()}`);
@@ -95,22 +98,22 @@ describe('the per-blob download lock', () => {
       ({ waitedMs, lines } = taken);
       return taken.lock;
     });
-    await new Promise((done) => setTimeout(done, 3 * TIMING.staleAfterMs));
-    expect(waitedMs).toBe(Number.POSITIVE_INFINITY); // still waiting after 3× staleAfterMs
+    await new Promise((done) => setTimeout(done, 2 * TIMING.staleAfterMs));
+    expect(waitedMs).toBe(Number.POSITIVE_INFINITY); // still waiting after 2× staleAfterMs
     clearInterval(heartbeat);
     await unlink(`${blob}.lock`);
     const lock = await waiting;
-    expect(waitedMs).toBeLessThan(3 * TIMING.staleAfterMs + 500); // measured 3,014 ms
+    expect(waitedMs).toBeLessThan(2 * TIMING.staleAfterMs + 500); // measured 4,005 ms
     expect(lines).toEqual([]); // released, not taken over
     await lock.release();
   });
 
   it("keeps its own lock alive with a heartbeat: another host's process waits until it is released", async () => {
     const blob = await blobIn();
-    await holdOnOtherHost(blob, 3 * TIMING.staleAfterMs);
+    await holdOnOtherHost(blob, 2 * TIMING.staleAfterMs);
     const { lock, lines, waitedMs } = await timedLock(blob);
-    // The holder announces itself once it holds the lock; it holds it 3 s, three times staleAfterMs.
-    expect(waitedMs).toBeGreaterThan(2 * TIMING.staleAfterMs); // measured 3,013 ms
+    // The holder announces itself once it holds the lock; it holds it twice staleAfterMs.
+    expect(waitedMs).toBeGreaterThan(1.5 * TIMING.staleAfterMs); // measured 4,019 ms
     expect(lines).toEqual([]);
     expect(await readFile(`${blob}.lock`, 'utf8')).toBe(`${process.pid}@${hostname()}`);
     const own = (await stat(`${blob}.lock`)).mtimeMs;
@@ -125,10 +128,11 @@ describe('the per-blob download lock', () => {
     const holder = await holdOnOtherHost(blob, 60_000);
     setTimeout(() => holder.kill('SIGKILL'), 500);
     const { lock, lines, waitedMs } = await timedLock(blob);
-    expect(waitedMs).toBeGreaterThan(500 + TIMING.staleAfterMs - 100); // measured 1,509 ms
+    // Kept fresh for a while by its heartbeat, then taken over staleAfterMs after the last one.
+    expect(waitedMs).toBeGreaterThan(TIMING.staleAfterMs + 200); // measured 2,439 ms
     expect(waitedMs).toBeLessThan(500 + TIMING.staleAfterMs + 2_000);
     expect(lines).toEqual([
-      expect.stringMatching(/held by process \d+ on "other-host": it was not refreshed for 1 s/),
+      expect.stringMatching(/held by process \d+ on "other-host": it was not refreshed for 2 s/),
     ]);
     await lock.release();
   });
@@ -151,7 +155,7 @@ describe('the per-blob download lock', () => {
     const blob = await blobIn();
     await writeFile(`${blob}.lock`, `${process.pid}@${hostname()}`);
     const { lock, lines, waitedMs } = await timedLock(blob);
-    expect(waitedMs).toBeLessThan(TIMING.staleAfterMs / 2); // measured 3 ms
+    expect(waitedMs).toBeLessThan(TIMING.staleAfterMs / 2); // measured 2 ms
     expect(lines).toEqual([
       expect.stringContaining('that is this process id, so an earlier process left it'),
     ]);
@@ -164,7 +168,7 @@ describe('the per-blob download lock', () => {
     await writeFile(`${blob}.lock.other`, '4242@other-host');
     await rename(`${blob}.lock.other`, `${blob}.lock`); // as a waiter that judged it stale would do
     expect((await userErrorOf(first.assertHeld())).message).toMatch(
-      /^another process took over the download lock .*\.lock while this one did not refresh it for 1 s/,
+      /^another process took over the download lock .*\.lock while this one did not refresh it for 2 s/,
     );
     await first.release();
     expect(await readFile(`${blob}.lock`, 'utf8')).toBe('4242@other-host');
