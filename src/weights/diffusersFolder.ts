@@ -4,10 +4,52 @@ import { UserError } from '../errors.ts';
 import { parsePythonJson } from './pythonJson.ts';
 import { openComponentWeights, type WeightIndex } from './weightIndex.ts';
 
-/** The components a Stable Diffusion pipeline runs with. */
+/** The components a Stable Diffusion (1.x, 2.x) pipeline runs with. */
 export const SD_COMPONENTS = ['text_encoder', 'tokenizer', 'unet', 'vae', 'scheduler'] as const;
 
+/**
+ * The components an SDXL pipeline runs with: two tokenizers and text encoders (CLIP ViT-L and OpenCLIP
+ * bigG). The refiner's, watermarker's and feature extractor's files are never needed.
+ */
+export const SDXL_COMPONENTS = [
+  'text_encoder',
+  'text_encoder_2',
+  'tokenizer',
+  'tokenizer_2',
+  'unet',
+  'vae',
+  'scheduler',
+] as const;
+
 export type SdComponent = (typeof SD_COMPONENTS)[number];
+export type PipelineComponent = (typeof SDXL_COMPONENTS)[number];
+
+/** model_index.json `_class_name` -> the components that pipeline runs with. */
+const PIPELINE_CLASSES: Readonly<Record<string, readonly PipelineComponent[]>> = {
+  StableDiffusionPipeline: SD_COMPONENTS,
+  StableDiffusionXLPipeline: SDXL_COMPONENTS,
+};
+
+/**
+ * The components the pipeline of a model_index.json runs with, decided by its `_class_name`; a class this
+ * program does not run (inpainting, the SDXL refiner, ...) is a UserError. `where` names the file in it.
+ */
+export function pipelineComponents(
+  modelIndex: Record<string, unknown>,
+  where = 'model_index.json',
+): readonly PipelineComponent[] {
+  const className = modelIndex['_class_name'];
+  const known = Object.keys(PIPELINE_CLASSES).join(' and ');
+  if (typeof className !== 'string') {
+    throw new UserError(
+      `${where}: has no "_class_name", so the pipeline it describes is unknown (this program runs ${known})`,
+    );
+  }
+  const components = Object.hasOwn(PIPELINE_CLASSES, className) ? PIPELINE_CLASSES[className] : undefined;
+  if (!components)
+    throw new UserError(`${where}: ${className} is not a pipeline this program runs (it runs ${known})`);
+  return components;
+}
 
 /** Config file of a component: models, schedulers and tokenizers each name theirs differently. */
 const CONFIG_FILE_NAMES = ['config.json', 'scheduler_config.json', 'tokenizer_config.json'];
@@ -32,13 +74,13 @@ export interface DiffusersFolder {
 
 /**
  * Opens a diffusers folder and checks that model_index.json lists each wanted component and its
- * folder exists. Configs and weights are read on request, by the code that interprets them.
+ * folder exists; by default the components its pipeline class runs with (`pipelineComponents`).
+ * Configs and weights are read on request, by the code that interprets them.
  */
 export async function openDiffusersFolder(
   root: string,
   options: { components?: readonly string[] } = {},
 ): Promise<DiffusersFolder> {
-  const wanted = options.components ?? SD_COMPONENTS;
   const rootStats = await stat(root).catch(() => undefined);
   if (!rootStats) {
     throw new UserError(
@@ -58,6 +100,7 @@ export async function openDiffusersFolder(
     `${root} has no model_index.json, so it is not a diffusers pipeline folder ` +
       '(the folder that holds text_encoder/, tokenizer/, unet/, vae/ and scheduler/)',
   );
+  const wanted = options.components ?? pipelineComponents(modelIndex, indexPath);
 
   const components = new Map<string, DiffusersComponent>();
   for (const name of wanted) {
@@ -117,14 +160,19 @@ export async function readJsonObject(path: string, missingMessage: string): Prom
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(missingMessage);
     throw new UserError(`${path}: cannot read (${(err as Error).message})`);
   }
+  return parseJsonObject(text, path);
+}
+
+/** The text of a JSON object file (Python's NaN/Infinity allowed); `where` names the file in errors. */
+export function parseJsonObject(text: string, where: string): Record<string, unknown> {
   let json: unknown;
   try {
     json = parsePythonJson(text);
   } catch (err) {
-    throw new UserError(`${path}: not valid JSON (${(err as Error).message})`);
+    throw new UserError(`${where}: not valid JSON (${(err as Error).message})`);
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new UserError(`${path}: expected a JSON object`);
+    throw new UserError(`${where}: expected a JSON object`);
   }
   return json as Record<string, unknown>;
 }

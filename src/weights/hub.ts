@@ -1,15 +1,16 @@
-import { SD_COMPONENTS, type SdComponent } from './diffusersFolder.ts';
-import { downloadSnapshot, type SnapshotDownloadOptions } from './hubSnapshot.ts';
-import { selectPipelineFiles } from './pipelineFiles.ts';
+import { type PipelineComponent, parseJsonObject, pipelineComponents } from './diffusersFolder.ts';
+import { downloadSnapshot, type SnapshotDownloadOptions, type SnapshotTextReader } from './hubSnapshot.ts';
+import { requireModelIndex, selectPipelineFiles } from './pipelineFiles.ts';
 
 export interface HubDownloadOptions extends SnapshotDownloadOptions {
   /** Weight variant such as `fp16`; default the plain weights. */
   variant?: string;
   /**
    * Only these components' files (plus model_index.json), e.g. `['tokenizer']` to read a prompt's
-   * tokens without gigabytes of weights; default the whole pipeline.
+   * tokens without gigabytes of weights; default the components model_index.json's pipeline class runs
+   * with (`pipelineComponents`: SD 1.x/2.x or SDXL).
    */
-  components?: readonly SdComponent[];
+  components?: readonly PipelineComponent[];
 }
 
 /**
@@ -19,11 +20,18 @@ export interface HubDownloadOptions extends SnapshotDownloadOptions {
  */
 export async function downloadPipeline(repoId: string, options: HubDownloadOptions = {}): Promise<string> {
   const { variant } = options;
-  const components = options.components ?? SD_COMPONENTS;
+  const componentsOf = async (where: string, repoFiles: readonly string[], readText: SnapshotTextReader) => {
+    if (options.components) return options.components;
+    requireModelIndex(where, repoFiles);
+    const indexName = `${where}/model_index.json`;
+    return pipelineComponents(parseJsonObject(await readText('model_index.json'), indexName), indexName);
+  };
   return downloadSnapshot(repoId, options, {
-    select: (where, repoFiles) => selectPipelineFiles(where, repoFiles, variant, components),
+    select: async (where, repoFiles, readText) =>
+      selectPipelineFiles(where, repoFiles, variant, await componentsOf(where, repoFiles, readText)),
     // An earlier download may have fetched only some components (`dnb tokens` fetches the tokenizer).
-    notInCache(present) {
+    async notInCache(present, readText) {
+      const components = await componentsOf(`cached ${repoId}`, present, readText);
       const absent = components.filter((name) => !present.some((file) => file.startsWith(`${name}/`)));
       return absent.length > 0 ? `holds no ${absent.map((name) => `${name}/`).join(', ')}` : undefined;
     },

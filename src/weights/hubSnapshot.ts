@@ -22,15 +22,28 @@ export interface SnapshotFiles {
   shardIndexes: string[];
 }
 
+/**
+ * The text of a file of the snapshot being made, fetched first when online (for choices that depend on a
+ * file's contents, e.g. model_index.json's pipeline class).
+ */
+export type SnapshotTextReader = (file: string) => Promise<string>;
+
 /** What a caller wants from a repository: which files, and how to say what a cached snapshot lacks. */
 export interface SnapshotRequest {
   /** Chooses the files from the repository's file list (or a cached snapshot's); a UserError if some are missing. */
-  select(where: string, repoFiles: readonly string[]): SnapshotFiles;
+  select(
+    where: string,
+    repoFiles: readonly string[],
+    readText: SnapshotTextReader,
+  ): SnapshotFiles | Promise<SnapshotFiles>;
   /**
    * Checked before `select` on a cached snapshot: why its files cannot serve the request (e.g. a component
    * an earlier, narrower download skipped), in a few words, or undefined.
    */
-  notInCache?(present: readonly string[]): string | undefined;
+  notInCache?(
+    present: readonly string[],
+    readText: SnapshotTextReader,
+  ): string | undefined | Promise<string | undefined>;
   /** What to pass instead of a repo id when neither the Hub nor the cache can help, e.g. "a local diffusers folder". */
   localAlternative: string;
 }
@@ -69,9 +82,14 @@ export async function downloadSnapshot(
   await cache.writeRef(revision, info.commit);
 
   const where = `${repoId}@${revision}`;
-  const selection = request.select(where, info.files);
   const progress = createDownloadProgress(options.progress ?? 'auto', log);
   const fetchFile = (file: string) => ensureSnapshotFile(settings, cache, info.commit, file, progress);
+  const readText = async (file: string): Promise<string> => {
+    if (!info.files.includes(file)) throw new UserError(`${where} has no ${file}`);
+    await fetchFile(file);
+    return readFile(join(cache.snapshotDir(info.commit), file), 'utf8');
+  };
+  const selection = await request.select(where, info.files, readText);
   for (const file of [...selection.files, ...selection.shardIndexes]) await fetchFile(file);
   for (const index of selection.shardIndexes) {
     for (const shard of await shardFiles(cache, info.commit, index)) {
@@ -117,6 +135,9 @@ async function shardFiles(cache: HubRepoCache, commit: string, index: string): P
   return [...shards].sort().map((shard) => `${folder}${shard}`);
 }
 
+/** Says why a cached snapshot cannot serve a request; passed through as it is, not wrapped again. */
+class NotCachedError extends UserError {}
+
 /** The cached snapshot for a revision if it holds every requested file, else a clear error. */
 async function cachedSnapshot(
   cache: HubRepoCache,
@@ -125,7 +146,7 @@ async function cachedSnapshot(
   why: string,
 ): Promise<string> {
   const notCached = (detail: string) =>
-    new UserError(
+    new NotCachedError(
       `${cache.repoId}@${revision} is not in the Hugging Face cache ${cache.cacheDir} (${detail}) and ${why}; ` +
         `download it once with network access (unset HF_HUB_OFFLINE), or pass ${request.localAlternative}`,
     );
@@ -137,12 +158,17 @@ async function cachedSnapshot(
   }
   const present = await cache.listSnapshotFiles(commit);
   if (present.length === 0) throw notCached(`no snapshot folder for commit ${commit}`);
-  const absent = request.notInCache?.(present);
+  const readText = async (file: string): Promise<string> => {
+    if (!present.includes(file)) throw notCached(`the snapshot of commit ${commit} holds no ${file}`);
+    return readFile(join(cache.snapshotDir(commit), file), 'utf8');
+  };
+  const absent = await request.notInCache?.(present, readText);
   if (absent) throw notCached(`the snapshot of commit ${commit} ${absent}`);
   let selection: SnapshotFiles;
   try {
-    selection = request.select(`cached ${cache.repoId}@${revision}`, present);
+    selection = await request.select(`cached ${cache.repoId}@${revision}`, present, readText);
   } catch (err) {
+    if (err instanceof NotCachedError) throw err;
     throw notCached((err as Error).message);
   }
   const shards: string[] = [];

@@ -1,16 +1,20 @@
 import { UserError } from '../errors.ts';
-import { SD_COMPONENTS, type SdComponent } from './diffusersFolder.ts';
+import { type PipelineComponent, SDXL_COMPONENTS } from './diffusersFolder.ts';
 import { chooseWeightFiles } from './weightFiles.ts';
 
-/** Where each component's config lives; the tokenizer's files are listed separately. */
-const CONFIG_FILES: Partial<Record<SdComponent, string>> = {
-  text_encoder: 'text_encoder/config.json',
-  unet: 'unet/config.json',
-  vae: 'vae/config.json',
-  scheduler: 'scheduler/scheduler_config.json',
+/**
+ * What each component folder holds: a model (config.json and weights), a scheduler (its config only) or a
+ * tokenizer (its .json and .txt files).
+ */
+const COMPONENT_KINDS: Readonly<Record<PipelineComponent, 'model' | 'scheduler' | 'tokenizer'>> = {
+  text_encoder: 'model',
+  text_encoder_2: 'model',
+  tokenizer: 'tokenizer',
+  tokenizer_2: 'tokenizer',
+  unet: 'model',
+  vae: 'model',
+  scheduler: 'scheduler',
 };
-
-const WEIGHTED_COMPONENTS: readonly SdComponent[] = ['text_encoder', 'unet', 'vae'];
 
 export interface PipelineFileSelection {
   /** Files to fetch as they are. */
@@ -20,40 +24,38 @@ export interface PipelineFileSelection {
 }
 
 /**
- * Chooses, from a repository's file list, only what the pipeline runs with: model_index.json,
- * the component configs, the tokenizer files and the safetensors weights of the requested variant.
- * Pickle weights, other variants and unused components (safety checker, feature extractor) are left out.
- * `components` narrows this to some components (model_index.json is always included).
+ * Chooses, from a repository's file list, only what the pipeline runs with: model_index.json, the configs of
+ * `components`, their tokenizer files and the safetensors weights of the requested variant. Pickle weights,
+ * other variants, ONNX/OpenVINO/Flax exports and unlisted components (safety checker, feature extractor, an
+ * SDXL repo's single-file checkpoint and extra VAE folders) are left out.
  */
 export function selectPipelineFiles(
   where: string,
   repoFiles: readonly string[],
   variant: string | undefined,
-  components: readonly SdComponent[] = SD_COMPONENTS,
+  components: readonly PipelineComponent[],
 ): PipelineFileSelection {
   const wanted = wantedComponents(components);
   const present = new Set(repoFiles);
-  if (!present.has('model_index.json')) {
-    throw new UserError(`${where} has no model_index.json: it is not a diffusers pipeline`);
-  }
-  const configs = SD_COMPONENTS.filter((c) => wanted.has(c)).flatMap((c) => CONFIG_FILES[c] ?? []);
+  requireModelIndex(where, repoFiles);
+  const configs = wanted.flatMap((c) => configFileOf(c) ?? []);
   const missingConfigs = configs.filter((path) => !present.has(path));
   if (missingConfigs.length > 0) {
     throw new UserError(
-      `${where} is missing ${missingConfigs.join(', ')}: it is not a Stable Diffusion diffusers pipeline`,
+      `${where} is missing ${missingConfigs.join(', ')}: it is not a complete diffusers pipeline`,
     );
   }
   const files = ['model_index.json', ...configs];
-  if (wanted.has('tokenizer')) {
-    const tokenizerFiles = filesIn(repoFiles, 'tokenizer').filter(
+  for (const tokenizer of wanted.filter((c) => COMPONENT_KINDS[c] === 'tokenizer')) {
+    const tokenizerFiles = filesIn(repoFiles, tokenizer).filter(
       (name) => /\.(json|txt)$/.test(name) && !name.startsWith('.'),
     );
-    if (tokenizerFiles.length === 0) throw new UserError(`${where} has no tokenizer/ files`);
-    files.push(...tokenizerFiles.map((name) => `tokenizer/${name}`));
+    if (tokenizerFiles.length === 0) throw new UserError(`${where} has no ${tokenizer}/ files`);
+    files.push(...tokenizerFiles.map((name) => `${tokenizer}/${name}`));
   }
 
   const shardIndexes: string[] = [];
-  for (const component of WEIGHTED_COMPONENTS.filter((c) => wanted.has(c))) {
+  for (const component of wanted.filter((c) => COMPONENT_KINDS[c] === 'model')) {
     const choice = chooseWeightFiles(`${where}/${component}`, filesIn(repoFiles, component), variant);
     if (choice.kind === 'single') files.push(`${component}/${choice.file}`);
     else shardIndexes.push(`${component}/${choice.index}`);
@@ -61,14 +63,33 @@ export function selectPipelineFiles(
   return { files, shardIndexes };
 }
 
-/** The requested components as a set; a name outside SD_COMPONENTS is a caller's bug, not a user error. */
-function wantedComponents(components: readonly SdComponent[]): Set<SdComponent> {
-  const known: readonly string[] = SD_COMPONENTS;
+/** Refuses a repository without model_index.json, before anything is downloaded. */
+export function requireModelIndex(where: string, repoFiles: readonly string[]): void {
+  if (!repoFiles.includes('model_index.json')) {
+    throw new UserError(`${where} has no model_index.json: it is not a diffusers pipeline`);
+  }
+}
+
+function configFileOf(component: PipelineComponent): string | undefined {
+  switch (COMPONENT_KINDS[component]) {
+    case 'model':
+      return `${component}/config.json`;
+    case 'scheduler':
+      return `${component}/scheduler_config.json`;
+    case 'tokenizer':
+      // Listed with the tokenizer's other files.
+      return undefined;
+  }
+}
+
+/** The requested components, deduplicated; a name no pipeline has is a caller's bug, not a user error. */
+function wantedComponents(components: readonly PipelineComponent[]): PipelineComponent[] {
+  const known: readonly string[] = SDXL_COMPONENTS;
   const unknown = components.filter((name) => !known.includes(name));
   if (unknown.length > 0) {
     throw new Error(`unknown pipeline components ${unknown.join(', ')} (known: ${known.join(', ')})`);
   }
-  return new Set(components);
+  return [...new Set(components)];
 }
 
 /** Names of the files directly inside `folder` (not in its subfolders). */
