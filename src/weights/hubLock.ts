@@ -54,12 +54,14 @@ export async function lockBlob(blobPath: string, options: LockOptions = {}): Pro
   const lockPath = `${blobPath}.lock`;
   const owner = `${process.pid}@${hostname()}`;
   const mine = `${lockPath}.${process.pid}-${randomBytes(4).toString('hex')}`;
-  await writeFile(mine, owner);
+  await writeFile(mine, owner).catch((error: unknown) => {
+    throw lockError(lockPath, error);
+  });
   let watched: { seen: LockState; sinceMs: number } | undefined;
   try {
     for (;;) {
-      if (await linkUnlessExists(mine, lockPath)) {
-        const { ino } = await stat(mine);
+      const ino = await createLock(mine, lockPath, owner);
+      if (ino !== undefined) {
         heldHere.add(lockPath);
         return holdLock(lockPath, ino, timing);
       }
@@ -117,13 +119,39 @@ function holdLock(lockPath: string, ino: number, timing: LockTiming): BlobLock {
   };
 }
 
-async function linkUnlessExists(from: string, to: string): Promise<boolean> {
-  return link(from, to).then(
-    () => true,
-    (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EEXIST') return false;
-      throw err;
-    },
+/** What link() answers on filesystems without hard links (FAT, exFAT, some FUSE and SMB mounts). */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
+/** Creates the lock unless it exists: returns its inode, or undefined while another process holds it. */
+async function createLock(mine: string, lockPath: string, owner: string): Promise<number | undefined> {
+  try {
+    await link(mine, lockPath);
+    return (await stat(mine)).ino;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    if (code === 'EEXIST') return undefined;
+    if (!NO_HARD_LINKS.has(code)) throw lockError(lockPath, error);
+  }
+  // Without hard links, an exclusive create: the lock is empty for a moment, and a waiter that sees it empty
+  // simply waits on its heartbeat as on any other.
+  const handle = await open(lockPath, 'wx').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'EEXIST') return undefined;
+    throw lockError(lockPath, error);
+  });
+  if (!handle) return undefined;
+  try {
+    await handle.writeFile(owner);
+    return (await handle.stat()).ino;
+  } finally {
+    await handle.close();
+  }
+}
+
+function lockError(lockPath: string, error: unknown): UserError {
+  const { code, message } = error as NodeJS.ErrnoException;
+  return new UserError(
+    `cannot create the download lock ${lockPath} (${code ?? message}); the Hub cache must be a folder this ` +
+      'user can write (set HF_HUB_CACHE or HF_HOME to another one)',
   );
 }
 
