@@ -44,7 +44,8 @@ const heldHere = new Set<string>();
  * containers with their own hostnames, a pid reused after a container restart), and says so in one line.
  *
  * Node has no flock() (and flock does not reach across NFS clients anyway), so the lock is a file written
- * beside it and hard-linked into place: link() fails when the lock exists, and the lock is never seen empty.
+ * beside it and hard-linked into place: link() fails when the lock exists, and the lock is never seen empty
+ * (on filesystems without hard links, an exclusive create instead).
  * Staleness is judged by whether the lock changes while the waiter watches, never by comparing its mtime with
  * the waiter's clock, so clocks that disagree between hosts do not matter.
  */
@@ -72,9 +73,10 @@ export async function lockBlob(blobPath: string, options: LockOptions = {}): Pro
       if (reason && (await removeStaleLock(lockPath, seen))) {
         log(`taking over the download lock ${lockPath} held by ${describeHolder(seen.content)}: ${reason}`);
         watched = undefined;
-      } else if (!reason) {
-        await new Promise((done) => setTimeout(done, timing.pollMs));
+        continue;
       }
+      // Also when removing a stale lock failed (refreshed meanwhile, or not ours to rename): no busy loop.
+      await new Promise((done) => setTimeout(done, timing.pollMs));
     }
   } finally {
     await unlink(mine).catch(() => {});
@@ -105,7 +107,7 @@ function holdLock(lockPath: string, ino: number, timing: LockTiming): BlobLock {
       if (lost || !(await isMine())) {
         throw new UserError(
           `another process took over the download lock ${lockPath} while this one did not refresh it for ` +
-            `${timing.staleAfterMs / 1000} s (was it suspended?); nothing was kept from this download, run again`,
+            `${timing.staleAfterMs / 1000} s (was it suspended?); this process leaves the file to that one: run again to use it`,
         );
       }
     },
