@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { link, mkdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.ts';
 import { fileExists } from '../fileExists.ts';
 import type { SerializedModel } from '../graph/onnx.ts';
@@ -27,15 +28,28 @@ export async function cacheModel(model: SerializedModel, cacheDir = defaultCache
     hash.update(`\0${name}\0${file}\0${info.size}\0${info.mtimeMs}`);
   }
   const folder = join(cacheDir, 'graphs', hash.digest('hex').slice(0, 32));
+  return writeEntry(folder, model, cacheDir);
+}
+
+/**
+ * Writes `model.onnx`, the weight links and `extra` files (name → contents) into `folder` unless its model is
+ * there already; returns the model's path. The entry is built in a sibling folder and renamed into place, so a
+ * crash or a concurrent writer never leaves a half-written entry behind; `model.onnx` is what says an entry is
+ * complete.
+ */
+export async function writeEntry(
+  folder: string,
+  model: SerializedModel,
+  cacheDir: string,
+  extra: Readonly<Record<string, string>> = {},
+): Promise<string> {
   const modelPath = join(folder, 'model.onnx');
   if (await fileExists(modelPath)) return modelPath;
-
-  // Build in a sibling folder and rename it into place, so a crash or a concurrent writer never leaves a
-  // half-written entry behind.
   const staging = `${folder}.${process.pid}.${Date.now()}.tmp`;
   await mkdir(staging, { recursive: true });
   try {
     for (const [name, file] of model.externalFiles) await linkWeights(file, join(staging, name), cacheDir);
+    for (const [name, text] of Object.entries(extra)) await writeFile(join(staging, name), text);
     await writeFile(join(staging, 'model.onnx'), model.bytes);
     await rename(staging, folder);
   } catch (error) {
@@ -44,6 +58,76 @@ export async function cacheModel(model: SerializedModel, cacheDir = defaultCache
     if (!(await fileExists(modelPath))) throw error;
   }
   return modelPath;
+}
+
+/** What determines a graph, so that a warm start can find its compiled model without building it. */
+export interface GraphKey {
+  /**
+   * Every file the build reads: the component's weight files and its config. Each is identified by its real
+   * path, size and modification time, so a changed file gives a new entry instead of stale offsets.
+   */
+  readonly files: readonly string[];
+  /**
+   * Everything else the build depends on: shapes, dtype, method settings and the like. Plain JSON only
+   * (objects, arrays, strings, finite numbers, booleans, null), compared by content with keys in any order.
+   */
+  readonly spec: unknown;
+}
+
+/**
+ * The cache folder of a keyed graph: `<cacheDir>/graphs/k-<hash>`, the hash of the graph's name, the key's
+ * spec, its files' identities and the code version (a hash of this package's code), so an upgrade or a local
+ * edit of the model builders never reuses a graph built by other code.
+ */
+export async function keyedEntryFolder(name: string, key: GraphKey, cacheDir: string): Promise<string> {
+  const hash = createHash('sha256').update(`${await codeVersion()}\0${name}\0${canonicalJson(key.spec)}`);
+  for (const file of key.files) {
+    const real = await realpath(file);
+    const info = await stat(real);
+    hash.update(`\0${real}\0${info.size}\0${info.mtimeMs}`);
+  }
+  return join(cacheDir, 'graphs', `k-${hash.digest('hex').slice(0, 32)}`);
+}
+
+/** The code files this module is part of (src/ in a checkout, dist/ in the package), read once per process. */
+const CODE_ROOT = fileURLToPath(new URL('../', import.meta.url));
+let codeVersionPromise: Promise<string> | undefined;
+
+/**
+ * A hash of every code file of this package (their relative paths and contents). Hashing contents rather than
+ * trusting a version number means a development checkout's edits invalidate its graphs too; it reads ~2 MB.
+ */
+export function codeVersion(): Promise<string> {
+  codeVersionPromise ??= (async () => {
+    const entries = await readdir(CODE_ROOT, { recursive: true, withFileTypes: true });
+    const files = entries
+      .filter((e) => e.isFile() && /\.(ts|js|mjs)$/.test(e.name))
+      .map((e) => join(e.parentPath, e.name))
+      .sort();
+    const hash = createHash('sha256');
+    for (const file of files) hash.update(`\0${relative(CODE_ROOT, file)}\0`).update(await readFile(file));
+    return hash.digest('hex').slice(0, 16);
+  })();
+  return codeVersionPromise;
+}
+
+/** JSON with object keys sorted, so equal specs give equal keys; refuses what JSON would drop or mangle. */
+export function canonicalJson(value: unknown, path = 'spec'): string {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return JSON.stringify(value);
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new Error(`${path} is ${value}, which a graph key cannot hold`);
+    return JSON.stringify(value);
+  }
+  if (Array.isArray(value)) return `[${value.map((v, i) => canonicalJson(v, `${path}[${i}]`)).join(',')}]`;
+  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    const fields = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v, `${path}.${k}`)}`);
+    return `{${fields.join(',')}}`;
+  }
+  const kind = typeof value === 'object' ? (value as object).constructor?.name : typeof value;
+  throw new Error(`${path} is a ${kind}; a graph key holds plain JSON only (describe it by its fields)`);
 }
 
 /** Hard-links a weights file (through any symlinks, as in the Hugging Face cache) into a cache entry. */

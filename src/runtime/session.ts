@@ -1,10 +1,13 @@
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import ort from 'onnxruntime-node';
+import { fileExists } from '../fileExists.ts';
 import { allocate, type DType, isDataOf, type TypedData } from '../graph/dtype.ts';
 import { countFlops, type FlopCount } from '../graph/flops.ts';
 import type { Value } from '../graph/graph.ts';
-import { type SerializedModel, serialize } from '../graph/onnx.ts';
+import { serialize } from '../graph/onnx.ts';
 import { formatShape, type Shape, sameShape, sizeOf } from '../graph/shape.ts';
-import { cacheModel, defaultCacheDir } from './cache.ts';
+import { cacheModel, defaultCacheDir, type GraphKey, keyedEntryFolder, writeEntry } from './cache.ts';
 import { type Device, providerUnavailable, sessionLogSeverity } from './providers.ts';
 
 /** A tensor on the JavaScript side: its data (half floats as raw Uint16 bits) and shape. */
@@ -31,71 +34,158 @@ const ORT_TYPE: Record<DType, ort.Tensor.Type> = {
   bool: 'bool',
 };
 
+/** Name, shape and dtype of one graph input or output. */
+export interface TensorSignature {
+  readonly name: string;
+  readonly shape: Shape;
+  readonly dtype: DType;
+}
+
+/** What a cached graph's `graph.json` records, so a warm start needs neither the graph nor its model bytes. */
+interface GraphManifest {
+  readonly inputs: readonly TensorSignature[];
+  readonly outputs: readonly TensorSignature[];
+  readonly flops: FlopCount;
+  /** Link name in the entry folder → the weights file it was linked from (checked on a warm start). */
+  readonly externalFiles: Readonly<Record<string, string>>;
+}
+
+/** Seconds each start-up part took for one graph; parts a warm start skips are 0. */
+export interface CompileTimings {
+  /** Computing the cache key: the code version (once per process), the key's files' identities. */
+  readonly keyS: number;
+  /** Building the symbolic graph (the caller's model builder). */
+  readonly buildS: number;
+  /** Serialising it to ONNX bytes (and counting its FLOPs). */
+  readonly serializeS: number;
+  /** Hashing and writing the cache entry (links, model, manifest). */
+  readonly cacheS: number;
+  /** ONNX Runtime's session creation: loading the model and its weights, optimising the graph. */
+  readonly sessionS: number;
+  /** Whether the compiled model came from the cache. */
+  readonly cached: boolean;
+}
+
 /** A graph compiled to an ONNX model (cached on disk) and loaded in an ONNX Runtime session. */
 export class CompiledGraph {
   private constructor(
     private readonly session: ort.InferenceSession,
-    private readonly model: SerializedModel,
+    private readonly inputSignatures: readonly TensorSignature[],
     readonly outputTypes: Readonly<Record<string, { shape: Shape; dtype: DType }>>,
     /** Path of the cached .onnx file. */
     readonly path: string,
-    private readonly outputs: Readonly<Record<string, Value>>,
+    private readonly countedFlops: () => FlopCount,
+    /** How long each part of this graph's start-up took. */
+    readonly timings: CompileTimings,
   ) {}
 
   /** FLOPs of the graph as compiled (only what the outputs need), counted from its nodes. */
   flops(): FlopCount {
-    return countFlops(Object.values(this.outputs));
+    return this.countedFlops();
   }
 
+  /**
+   * Serialises the graph of `outputs`, caches the model under a hash of its bytes and loads it. The graph is
+   * built (by the caller) and serialised on every start; `compileCached` skips both on a warm start.
+   */
   static async compile(
     outputs: Record<string, Value>,
-    { device = 'cpu', threads, cacheDir = defaultCacheDir(), sessionOptions }: RuntimeOptions = {},
+    runtime: RuntimeOptions = {},
     name = 'graph',
   ): Promise<CompiledGraph> {
+    const { cacheDir = defaultCacheDir() } = runtime;
+    const t0 = performance.now();
     const model = serialize(outputs, name);
+    const t1 = performance.now();
     const path = await cacheModel(model, cacheDir);
-    const options: ort.InferenceSession.SessionOptions = {
-      executionProviders: [device],
-      graphOptimizationLevel: 'all',
-      logSeverityLevel: sessionLogSeverity(),
-      // A memory pattern keeps a second, planned block beside the arena's first-run blocks (+2.5 GiB for a
-      // 512 px tv_bind guidance graph from its second run on); without it the arena reuses its blocks.
-      enableMemPattern: false,
-      extra: {
-        session: {
-          // Gradients of small losses underflow into subnormal floats, which the CPU handles ~100x slower:
-          // flushing them made a GSN iteration 2.5x faster on SD 1.5 shapes; values below 1.2e-38 change nothing.
-          set_denormal_as_zero: '1',
-          // Pre-packed weights are kept beside the originals: +2.4 GiB per SD 1.5 UNet session, for no
-          // measurable speed-up here (bench/RESULTS.md).
-          disable_prepacking: '1',
-        },
+    const t2 = performance.now();
+    const session = await createSession(path, runtime);
+    const t3 = performance.now();
+    const seconds = (a: number, b: number) => (b - a) / 1000;
+    return new CompiledGraph(
+      session,
+      model.inputs.map(({ name: n, value }) => ({ name: n, shape: value.shape, dtype: value.dtype })),
+      outputTypesOf(outputs),
+      path,
+      () => countFlops(Object.values(outputs)),
+      {
+        keyS: 0,
+        buildS: 0,
+        serializeS: seconds(t0, t1),
+        cacheS: seconds(t1, t2),
+        sessionS: seconds(t2, t3),
+        cached: false,
       },
-      ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
-      ...sessionOptions,
-    };
-    let session: ort.InferenceSession;
-    try {
-      session = await ort.InferenceSession.create(path, options);
-    } catch (error) {
-      if (device !== 'cpu') throw providerUnavailable(device, error);
-      throw error;
-    }
-    const types = Object.fromEntries(
-      Object.entries(outputs).map(([key, v]) => [key, { shape: v.shape, dtype: v.dtype }]),
     );
-    return new CompiledGraph(session, model, types, path, outputs);
+  }
+
+  /**
+   * Loads the graph that `key` determines from the cache, and only on a miss calls `build` for its outputs,
+   * serialises and caches it. A warm start thus neither builds nor serialises: it hashes the key (the files'
+   * identities, the spec, the code version), reads a small manifest and creates the session.
+   *
+   * `key` must name everything `build` depends on (see `GraphKey`); `build` must return the same outputs for
+   * the same key. `name` is part of the key too.
+   */
+  static async compileCached(
+    key: GraphKey,
+    build: () => Record<string, Value>,
+    runtime: RuntimeOptions = {},
+    name = 'graph',
+  ): Promise<CompiledGraph> {
+    const { cacheDir = defaultCacheDir() } = runtime;
+    const seconds = (a: number, b: number) => (b - a) / 1000;
+    const t0 = performance.now();
+    const folder = await keyedEntryFolder(name, key, cacheDir);
+    const path = join(folder, 'model.onnx');
+    let manifest = await readManifest(folder);
+    const t1 = performance.now();
+    let [buildS, serializeS, cacheS] = [0, 0, 0];
+    const cached = manifest !== undefined;
+    if (!manifest) {
+      // An entry without a readable manifest or with a weight link gone is damaged (complete entries appear at
+      // once, by rename): replace it.
+      await rm(folder, { recursive: true, force: true });
+      const outputs = build();
+      const t2 = performance.now();
+      const model = serialize(outputs, name);
+      manifest = {
+        inputs: model.inputs.map(({ name: n, value }) => ({
+          name: n,
+          shape: value.shape,
+          dtype: value.dtype,
+        })),
+        outputs: Object.entries(outputs).map(([n, v]) => ({ name: n, shape: v.shape, dtype: v.dtype })),
+        flops: countFlops(Object.values(outputs)),
+        externalFiles: Object.fromEntries(model.externalFiles),
+      };
+      const t3 = performance.now();
+      await writeEntry(folder, model, cacheDir, { [MANIFEST]: `${JSON.stringify(manifest)}\n` });
+      [buildS, serializeS, cacheS] = [seconds(t1, t2), seconds(t2, t3), seconds(t3, performance.now())];
+    }
+    const t4 = performance.now();
+    const session = await createSession(path, runtime);
+    const sessionS = seconds(t4, performance.now());
+    const { flops } = manifest;
+    return new CompiledGraph(
+      session,
+      manifest.inputs,
+      Object.fromEntries(manifest.outputs.map((o) => [o.name, { shape: o.shape, dtype: o.dtype }])),
+      path,
+      () => flops,
+      { keyS: seconds(t0, t1), buildS, serializeS, cacheS, sessionS, cached },
+    );
   }
 
   /** Names, shapes and dtypes of the inputs the graph needs. */
-  get inputs(): readonly { name: string; shape: Shape; dtype: DType }[] {
-    return this.model.inputs.map(({ name, value }) => ({ name, shape: value.shape, dtype: value.dtype }));
+  get inputs(): readonly TensorSignature[] {
+    return this.inputSignatures;
   }
 
   async run(feeds: Record<string, TypedData | HostTensor>): Promise<Record<string, HostTensor>> {
     const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const { name, value } of this.model.inputs) {
-      ortFeeds[name] = toOrtTensor(name, value, feeds[name]);
+    for (const input of this.inputSignatures) {
+      ortFeeds[input.name] = toOrtTensor(input, feeds[input.name]);
     }
     const results = await this.session.run(ortFeeds);
     const out: Record<string, HostTensor> = {};
@@ -115,10 +205,80 @@ export class CompiledGraph {
   }
 }
 
+const MANIFEST = 'graph.json';
+
+/** A keyed entry's manifest, or undefined when the entry is missing, incomplete or its weight links are gone. */
+async function readManifest(folder: string): Promise<GraphManifest | undefined> {
+  let manifest: GraphManifest;
+  try {
+    manifest = JSON.parse(await readFile(join(folder, MANIFEST), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!(await fileExists(join(folder, 'model.onnx')))) return undefined;
+  for (const link of Object.keys(manifest.externalFiles)) {
+    if (!(await fileExists(join(folder, link)))) return undefined;
+  }
+  return manifest;
+}
+
+function outputTypesOf(outputs: Record<string, Value>): Record<string, { shape: Shape; dtype: DType }> {
+  return Object.fromEntries(
+    Object.entries(outputs).map(([key, v]) => [key, { shape: v.shape, dtype: v.dtype }]),
+  );
+}
+
+/**
+ * Our session options, with the caller's `sessionOptions` on top; their `extra.session` entries are merged into
+ * ours rather than replacing them, so a benchmark that sets one entry keeps the subnormal flag.
+ */
+export function sessionOptionsFor({
+  device = 'cpu',
+  threads,
+  sessionOptions = {},
+}: RuntimeOptions): ort.InferenceSession.SessionOptions {
+  const extra = (sessionOptions.extra ?? {}) as { session?: Record<string, string> };
+  return {
+    executionProviders: [device],
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: sessionLogSeverity(),
+    // A memory pattern keeps a second, planned block beside the arena's first-run blocks (+2.5 GiB for a
+    // 512 px tv_bind guidance graph from its second run on); without it the arena reuses its blocks.
+    enableMemPattern: false,
+    ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
+    ...sessionOptions,
+    extra: {
+      ...extra,
+      session: {
+        // Gradients of small losses underflow into subnormal floats, which some CPUs handle ~100x slower.
+        // ONNX Runtime sets the flag on its pool threads and, once per process, on the thread that creates
+        // the first session; onnxruntime-node creates and runs sessions on the JS main thread, so both
+        // threads of a run flush (bench/RESULTS.md, "Subnormals"). Values below 1.2e-38 change nothing.
+        set_denormal_as_zero: '1',
+        // Pre-packed weights are kept beside the originals: +2.4 GiB per SD 1.5 UNet session, for no
+        // measurable speed-up here (bench/RESULTS.md).
+        disable_prepacking: '1',
+        ...extra.session,
+      },
+    },
+  };
+}
+
+async function createSession(path: string, runtime: RuntimeOptions): Promise<ort.InferenceSession> {
+  try {
+    return await ort.InferenceSession.create(path, sessionOptionsFor(runtime));
+  } catch (error) {
+    if ((runtime.device ?? 'cpu') !== 'cpu') throw providerUnavailable(runtime.device ?? 'cpu', error);
+    throw error;
+  }
+}
+
 /** Checks a feed against the graph input it is for; ONNX Runtime's own errors do not name the input. */
-function toOrtTensor(name: string, input: Value, feed: TypedData | HostTensor | undefined): ort.Tensor {
-  const needs = `graph input "${name}" needs ${formatShape(input.shape)} ${input.dtype}`;
-  if (feed === undefined) throw new Error(`graph input "${name}" (${input}) was not given`);
+function toOrtTensor(input: TensorSignature, feed: TypedData | HostTensor | undefined): ort.Tensor {
+  const needs = `graph input "${input.name}" needs ${formatShape(input.shape)} ${input.dtype}`;
+  if (feed === undefined) {
+    throw new Error(`graph input "${input.name}" (${formatShape(input.shape)} ${input.dtype}) was not given`);
+  }
   const data = ArrayBuffer.isView(feed) ? feed : feed.data;
   if (!ArrayBuffer.isView(feed) && !sameShape(feed.shape, input.shape)) {
     throw new Error(`${needs}, got shape ${formatShape(feed.shape)}`);
