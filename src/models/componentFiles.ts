@@ -4,6 +4,7 @@ import {
   componentOf,
   type DiffusersFolder,
   openDiffusersFolder,
+  openWeights,
   readComponentConfig,
   readJsonObject,
 } from '../weights/diffusersFolder.ts';
@@ -19,7 +20,8 @@ export interface ComponentFiles {
 
 /**
  * Opens a component (`unet`, `vae`, `text_encoder`) of a diffusers pipeline folder (opened, or its path), or a
- * component folder on its own (one with config.json and no model_index.json).
+ * component folder on its own (one with config.json and no model_index.json). An opened folder may hold a
+ * single-file checkpoint's weights (`openModel`), used instead of the component folder's files.
  */
 export async function openComponentFiles(
   source: DiffusersFolder | string,
@@ -38,7 +40,11 @@ export async function openComponentFiles(
     typeof source === 'string' ? await openDiffusersFolder(source, { components: [component] }) : source;
   const { dir } = componentOf(folder, component);
   const raw = await readComponentConfig(folder, component);
-  return { configPath: join(dir, 'config.json'), raw, weights: await openComponentWeights(dir, options) };
+  return {
+    configPath: join(dir, 'config.json'),
+    raw,
+    weights: await openWeights(folder, component, options),
+  };
 }
 
 async function isFile(path: string): Promise<boolean> {

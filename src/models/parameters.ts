@@ -2,6 +2,7 @@ import { UserError } from '../errors.ts';
 import type { Graph, Value } from '../graph/graph.ts';
 import { type DType, GraphError } from '../graph/index.ts';
 import { cast } from '../graph/ops/cast.ts';
+import { transpose } from '../graph/ops/transpose.ts';
 import type { Dtype } from '../weights/dtypes.ts';
 import type { WeightIndex } from '../weights/weightIndex.ts';
 
@@ -37,7 +38,7 @@ export class ModelParameters {
   get(name: string, shape: readonly number[]): Value {
     const full = this.join(name);
     this.requested.set(full, shape);
-    const { file, info } = this.weights.get(full);
+    const { file, info, transposed } = this.weights.get(full);
     if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
       throw new UserError(
         `${file.path}: "${full}" has shape [${info.shape}], but the model's config.json implies [${shape}]`,
@@ -47,12 +48,13 @@ export class ModelParameters {
     if (!stored)
       throw new UserError(`${file.path}: "${full}" is ${info.dtype}, which a model weight cannot be`);
     try {
+      // A tensor stored transposed (single-file checkpoints' text_projection) is read as stored, then transposed.
       const value = this.graph.external(
         { file: file.path, byteOffset: info.byteOffset, byteLength: info.byteLength, name: full },
-        shape,
+        transposed ? [...shape].reverse() : shape,
         stored,
       );
-      return cast(value, this.dtype);
+      return cast(transposed ? transpose(value, [1, 0]) : value, this.dtype);
     } catch (error) {
       if (error instanceof GraphError) throw new UserError(`${file.path}: ${error.message}`);
       throw error;

@@ -70,6 +70,13 @@ export interface DiffusersFolder {
   /** `_class_name` of model_index.json, e.g. `StableDiffusionPipeline`. */
   pipelineClass: string | undefined;
   components: Map<string, DiffusersComponent>;
+  /**
+   * Weights held outside the component folders, by component: a single-file checkpoint's (`openSingleFile`),
+   * whose configs and tokenizers come from this folder. When absent, each component folder holds its weights.
+   */
+  weights?: ReadonlyMap<string, WeightIndex>;
+  /** The single-file checkpoint the weights come from, when they do. */
+  checkpoint?: string;
 }
 
 /**
@@ -142,13 +149,17 @@ export async function readComponentConfig(
   throw new UserError(`${dir}: no config file (looked for ${CONFIG_FILE_NAMES.join(', ')})`);
 }
 
-/** The component's weights; `variant` picks e.g. `diffusion_pytorch_model.fp16.safetensors`. */
-export function openWeights(
+/**
+ * The component's weights; `variant` picks e.g. `diffusion_pytorch_model.fp16.safetensors`. A single-file
+ * checkpoint's weights are what the file holds, whatever the variant (their dtype is cast in the graph).
+ */
+export async function openWeights(
   folder: DiffusersFolder,
   name: string,
   options: { variant?: string } = {},
 ): Promise<WeightIndex> {
-  return openComponentWeights(componentOf(folder, name).dir, options);
+  const { dir } = componentOf(folder, name);
+  return folder.weights?.get(name) ?? openComponentWeights(dir, options);
 }
 
 /** A JSON object file (Python's NaN/Infinity allowed), with errors that name the file. */

@@ -11,6 +11,11 @@ export interface HubDownloadOptions extends SnapshotDownloadOptions {
    * with (`pipelineComponents`: SD 1.x/2.x or SDXL).
    */
   components?: readonly PipelineComponent[];
+  /**
+   * False: configs and tokenizer files only, no weights (a few MB: what a single-file checkpoint is read
+   * with); default true.
+   */
+  weights?: boolean;
 }
 
 /**
@@ -19,7 +24,7 @@ export interface HubDownloadOptions extends SnapshotDownloadOptions {
  * snapshot cost no request; offline (HF_HUB_OFFLINE=1) only the cache is used.
  */
 export async function downloadPipeline(repoId: string, options: HubDownloadOptions = {}): Promise<string> {
-  const { variant } = options;
+  const { variant, weights } = options;
   const componentsOf = async (where: string, repoFiles: readonly string[], readText: SnapshotTextReader) => {
     if (options.components) return options.components;
     requireModelIndex(where, repoFiles);
@@ -28,7 +33,9 @@ export async function downloadPipeline(repoId: string, options: HubDownloadOptio
   };
   return downloadSnapshot(repoId, options, {
     select: async (where, repoFiles, readText) =>
-      selectPipelineFiles(where, repoFiles, variant, await componentsOf(where, repoFiles, readText)),
+      selectPipelineFiles(where, repoFiles, variant, await componentsOf(where, repoFiles, readText), {
+        weights,
+      }),
     // An earlier download may have fetched only some components (`dnb tokens` fetches the tokenizer).
     async notInCache(present, readText) {
       const components = await componentsOf(`cached ${repoId}`, present, readText);

@@ -25,7 +25,8 @@ export interface PipelineFileSelection {
 
 /**
  * Chooses, from a repository's file list, only what the pipeline runs with: model_index.json, the configs of
- * `components`, their tokenizer files and the safetensors weights of the requested variant. Pickle weights,
+ * `components`, their tokenizer files and (unless `weights` is false) the safetensors weights of the requested
+ * variant. Pickle weights,
  * other variants, ONNX/OpenVINO/Flax exports and unlisted components (safety checker, feature extractor, an
  * SDXL repo's single-file checkpoint and extra VAE folders) are left out.
  */
@@ -34,6 +35,7 @@ export function selectPipelineFiles(
   repoFiles: readonly string[],
   variant: string | undefined,
   components: readonly PipelineComponent[],
+  options: { weights?: boolean } = {},
 ): PipelineFileSelection {
   const wanted = wantedComponents(components);
   const present = new Set(repoFiles);
@@ -55,6 +57,7 @@ export function selectPipelineFiles(
   }
 
   const shardIndexes: string[] = [];
+  if (options.weights === false) return { files, shardIndexes };
   for (const component of wanted.filter((c) => COMPONENT_KINDS[c] === 'model')) {
     const choice = chooseWeightFiles(`${where}/${component}`, filesIn(repoFiles, component), variant);
     if (choice.kind === 'single') files.push(`${component}/${choice.file}`);

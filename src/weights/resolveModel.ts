@@ -2,9 +2,46 @@ import { stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { UserError } from '../errors.ts';
+import { type DiffusersFolder, openDiffusersFolder } from './diffusersFolder.ts';
 import { downloadPipeline, type HubDownloadOptions } from './hub.ts';
+import { openSingleFile } from './singleFile/openSingleFile.ts';
 
 export type ResolveModelOptions = HubDownloadOptions;
+
+export interface OpenModelOptions extends ResolveModelOptions {
+  /**
+   * For a single-file checkpoint only: the diffusers folder or Hub repo id its configs and tokenizers come from
+   * (only config and tokenizer files are downloaded); default the base model of the checkpoint's family.
+   */
+  configFrom?: string;
+}
+
+/**
+ * Opens what the user named as a diffusers folder every loader accepts: a local diffusers folder, a Hub repo id
+ * (downloaded into the cache), or a single-file `.safetensors` checkpoint (A1111 / Civitai, original key names)
+ * whose weights are read in place, with the configs and tokenizers of `configFrom` or the family's base model.
+ */
+export async function openModel(idOrPath: string, options: OpenModelOptions = {}): Promise<DiffusersFolder> {
+  const { configFrom, variant, components, weights, ...hub } = options;
+  const path = expandHome(idOrPath);
+  if ((await stat(path).catch(() => undefined))?.isFile()) {
+    if (!/\.safetensors$/i.test(path)) {
+      throw new UserError(
+        `${idOrPath}: only .safetensors single-file checkpoints are read (a pickled .ckpt can run code when ` +
+          'loaded); convert it to safetensors, or give a diffusers folder',
+      );
+    }
+    return openSingleFile(path, { ...hub, configFrom });
+  }
+  if (configFrom !== undefined) {
+    throw new UserError(
+      `configs are taken from ${configFrom} only for a single-file checkpoint; ${idOrPath} is a diffusers ` +
+        'folder or repo, which has its own',
+    );
+  }
+  const root = await resolveModel(idOrPath, { ...hub, variant, components, weights });
+  return openDiffusersFolder(root, { components });
+}
 
 /**
  * The local diffusers folder for what the user named: an existing directory is used as it is
@@ -24,7 +61,7 @@ export async function resolveModel(idOrPath: string, options: ResolveModelOption
  * to give instead of a file), so a typo is not sent to the Hub.
  */
 export async function existingFolder(idOrPath: string, whenFile: string): Promise<string | undefined> {
-  const path = idOrPath === '~' || idOrPath.startsWith('~/') ? join(homedir(), idOrPath.slice(1)) : idOrPath;
+  const path = expandHome(idOrPath);
   const stats = await stat(path).catch(() => undefined);
   if (stats?.isDirectory()) return path;
   if (stats) throw new UserError(`${idOrPath} is a file; ${whenFile}`);
@@ -32,6 +69,10 @@ export async function existingFolder(idOrPath: string, whenFile: string): Promis
     throw new UserError(`model folder ${idOrPath} not found (a repo id looks like org/name)`);
   }
   return undefined;
+}
+
+function expandHome(path: string): string {
+  return path === '~' || path.startsWith('~/') ? join(homedir(), path.slice(1)) : path;
 }
 
 /** Paths the user clearly meant as folders, so a typo is not sent to the Hub as a repo id. */

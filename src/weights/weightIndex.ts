@@ -8,6 +8,11 @@ import { chooseWeightFiles, parseShardIndex, type WeightFormat } from './weightF
 export interface WeightEntry {
   file: SafetensorsFile;
   info: TensorInfo;
+  /**
+   * The bytes hold the transpose of this 2-D tensor, whose shape `info.shape` is (a single-file checkpoint's
+   * OpenCLIP `text_projection`): the graph transposes it; the file's read methods already return it transposed.
+   */
+  transposed?: boolean;
 }
 
 /** All tensors of one model component, across its (possibly sharded) safetensors files. */
@@ -113,8 +118,10 @@ export function checkTensors(
     if (!entry) {
       missing.push(name);
     } else if (!sameShape(entry.info.shape, shape)) {
+      // A single-file checkpoint stores the tensor under another key: name it too.
+      const stored = entry.info.name !== name ? ` (stored as ${entry.info.name})` : '';
       mismatched.push(
-        `${name} is [${entry.info.shape.join(', ')}] in ${entry.file.path}, expected [${shape.join(', ')}]`,
+        `${name}${stored} is [${entry.info.shape.join(', ')}] in ${entry.file.path}, expected [${shape.join(', ')}]`,
       );
     }
   }
