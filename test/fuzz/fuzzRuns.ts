@@ -13,6 +13,14 @@ export const RUNS = Number(process.env['FUZZ_RUNS'] ?? 300);
 export const FUZZ_TIMEOUT_MS = Math.max(300_000, RUNS * 20);
 
 /**
+ * The seed of every property in this file, so a run can be repeated: `FUZZ_SEED`, or one drawn here. Long runs
+ * print it (CI's short ones stay quiet); fast-check prints it anyway with a counterexample.
+ */
+export const SEED = Number(process.env['FUZZ_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
+fc.configureGlobal({ ...fc.readConfigureGlobal(), seed: SEED });
+if (RUNS > 300) console.log(`fuzz seed ${SEED} (FUZZ_SEED=${SEED} repeats this run)`);
+
+/**
  * Runs `load` and accepts either a result or the project's own UserError with a one-line message: any other
  * exception (a TypeError from deep inside, a RangeError) fails the property.
  */
