@@ -111,6 +111,8 @@ describe('the per-blob download lock', () => {
   it("keeps its own lock alive with a heartbeat: another host's process waits until it is released", async () => {
     const blob = await blobIn();
     await holdOnOtherHost(blob, 2 * TIMING.staleAfterMs);
+    // Its pid cannot be checked from here: only the heartbeat keeps the lock from looking stale.
+    expect(await readFile(`${blob}.lock`, 'utf8')).toMatch(/^\d+@other-host$/);
     const { lock, lines, waitedMs } = await timedLock(blob);
     // The holder announces itself once it holds the lock; it holds it twice staleAfterMs.
     expect(waitedMs).toBeGreaterThan(1.5 * TIMING.staleAfterMs); // measured 4,019 ms
