@@ -159,7 +159,12 @@ export async function openWeights(
   options: { variant?: string } = {},
 ): Promise<WeightIndex> {
   const { dir } = componentOf(folder, name);
-  return folder.weights?.get(name) ?? openComponentWeights(dir, options);
+  if (!folder.weights) return openComponentWeights(dir, options);
+  const held = folder.weights.get(name);
+  // Never the config folder's own weights: they are not the checkpoint's.
+  if (!held)
+    throw new UserError(`${folder.checkpoint ?? folder.root} holds no weights of the "${name}" component`);
+  return held;
 }
 
 /** A JSON object file (Python's NaN/Infinity allowed), with errors that name the file. */

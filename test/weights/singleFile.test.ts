@@ -6,6 +6,8 @@ import { loadUNet } from '../../src/models/unet/index.ts';
 import { loadVaeDecoder } from '../../src/models/vae/vaeDecoder.ts';
 import { type DiffusersFolder, openDiffusersFolder, openWeights } from '../../src/weights/diffusersFolder.ts';
 import { openModel } from '../../src/weights/resolveModel.ts';
+import { unetDiffusersName } from '../../src/weights/singleFile/unetKeys.ts';
+import { vaeTensor } from '../../src/weights/singleFile/vaeKeys.ts';
 import { readTree } from '../helpers/files.ts';
 import { FIXTURES, TINY_SD } from '../helpers/fixtures.ts';
 import { userErrorOf } from '../helpers/userError.ts';
@@ -75,6 +77,36 @@ async function expectSameWeights(single: DiffusersFolder, folder: DiffusersFolde
     expect(Buffer.from(a).equals(Buffer.from(b)), `${component} ${name}`).toBe(true);
   }
 }
+
+describe('original key names at full size', () => {
+  it('maps SD 1.5 UNet and VAE keys (4 levels, 2 layers per block) as diffusers 0.21.4 does', () => {
+    const unet: [string, string][] = [
+      ['input_blocks.1.1.proj_in.weight', 'down_blocks.0.attentions.0.proj_in.weight'],
+      ['input_blocks.4.0.skip_connection.weight', 'down_blocks.1.resnets.0.conv_shortcut.weight'],
+      ['input_blocks.9.0.op.bias', 'down_blocks.2.downsamplers.0.conv.bias'],
+      ['input_blocks.11.0.emb_layers.1.weight', 'down_blocks.3.resnets.1.time_emb_proj.weight'],
+      ['middle_block.2.out_layers.3.bias', 'mid_block.resnets.1.conv2.bias'],
+      ['output_blocks.2.1.conv.weight', 'up_blocks.0.upsamplers.0.conv.weight'],
+      ['output_blocks.8.2.conv.weight', 'up_blocks.2.upsamplers.0.conv.weight'],
+      [
+        'output_blocks.11.1.transformer_blocks.0.ff.net.0.proj.weight',
+        'up_blocks.3.attentions.2.transformer_blocks.0.ff.net.0.proj.weight',
+      ],
+    ];
+    for (const [ldm, diffusers] of unet) expect(unetDiffusersName(ldm, 2), ldm).toBe(diffusers);
+    expect(unetDiffusersName('input_blocks.3.1.proj_in.weight', 2)).toBeUndefined();
+    expect(unetDiffusersName('output_blocks.1.1.conv.weight', 2)).toBeUndefined();
+
+    const vae: [string, string][] = [
+      ['decoder.up.3.upsample.conv.weight', 'decoder.up_blocks.0.upsamplers.0.conv.weight'],
+      ['decoder.up.0.block.2.norm1.bias', 'decoder.up_blocks.3.resnets.2.norm1.bias'],
+      ['encoder.down.1.block.0.nin_shortcut.weight', 'encoder.down_blocks.1.resnets.0.conv_shortcut.weight'],
+      ['encoder.mid.attn_1.proj_out.weight', 'encoder.mid_block.attentions.0.to_out.0.weight'],
+    ];
+    for (const [ldm, diffusers] of vae) expect(vaeTensor(ldm, ldm, 4)?.name, ldm).toBe(diffusers);
+    expect(vaeTensor('encoder.mid.attn_1.proj_out.weight', 'x', 4)?.view).toEqual({ kind: 'squeeze' });
+  });
+});
 
 describe('single-file checkpoints', () => {
   it('reads an SD 1.x file: the diffusers weights in place, and the same UNet output', async () => {
@@ -190,6 +222,18 @@ describe('single-file checkpoints', () => {
     await writeCheckpoint(inpainting, unet);
     expect((await userErrorOf(openModel(inpainting, { configFrom: TINY_SD }))).message).toMatch(
       /is an inpainting checkpoint \(its UNet takes 9 input channels\)/,
+    );
+
+    // A file without a VAE: the config folder's own VAE weights are not taken instead.
+    const noVae = join(dir, 'no-vae.safetensors');
+    await writeCheckpoint(
+      noVae,
+      await ldmUNet(join(TINY_SD, 'unet'), TINY_SD_UNET),
+      await ldmClipText(join(TINY_SD, 'text_encoder'), 'cond_stage_model.transformer.'),
+    );
+    const withoutVae = await openModel(noVae, { configFrom: TINY_SD });
+    expect((await userErrorOf(loadVaeDecoder(withoutVae))).message).toBe(
+      `${noVae} holds no weights of the "vae" component`,
     );
   });
 
