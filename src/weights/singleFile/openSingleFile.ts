@@ -13,7 +13,7 @@ import {
 } from './architecture.ts';
 import { type ConfigSourceOptions, openConfigFolder } from './configSource.ts';
 import { mappedWeights } from './mappedWeights.ts';
-import type { KeyRule, MappedTensor } from './tensorView.ts';
+import type { MappedTensor } from './tensorView.ts';
 import { clipTextTensor, openClipTextTensors, type TextModelShape } from './textEncoderKeys.ts';
 import { unetDiffusersName } from './unetKeys.ts';
 import { vaeTensor } from './vaeKeys.ts';
@@ -45,10 +45,8 @@ export async function openSingleFile(
   for (const key of file.tensors.keys()) {
     const routed = router(key);
     if (routed === undefined) unknown.push(key);
-    else if (routed.rule !== 'ignored') {
-      const list = byComponent.get(routed.component) ?? [];
-      list.push(...routed.rule);
-      byComponent.set(routed.component, list);
+    else if (routed !== 'ignored') {
+      byComponent.set(routed.component, [...(byComponent.get(routed.component) ?? []), ...routed.tensors]);
     }
   }
   if (unknown.length > 0) {
@@ -66,7 +64,10 @@ export async function openSingleFile(
   return { ...configs, weights, checkpoint: path };
 }
 
-type Router = (key: string) => { component: string; rule: KeyRule } | undefined;
+/** A key's component and the tensors it becomes, `ignored`, or undefined for a key no rule knows. */
+type Router = (
+  key: string,
+) => { component: string; tensors: readonly MappedTensor[] } | 'ignored' | undefined;
 
 /** Which component a checkpoint key belongs to and the diffusers tensors it becomes, per the family's configs. */
 async function keyRouter(configs: DiffusersFolder, family: CheckpointFamily): Promise<Router> {
@@ -88,23 +89,25 @@ async function keyRouter(configs: DiffusersFolder, family: CheckpointFamily): Pr
     }),
   );
 
-  const one = (tensor: MappedTensor | undefined): KeyRule | undefined => (tensor ? [tensor] : undefined);
   return (key) => {
-    if (isUnusedKey(key)) return { component: 'none', rule: 'ignored' };
+    if (isUnusedKey(key)) return 'ignored';
     if (key.startsWith(UNET_PREFIX)) {
       const name = unetDiffusersName(key.slice(UNET_PREFIX.length), layersPerBlock);
-      return name ? { component: 'unet', rule: [{ name, source: key }] } : undefined;
+      return name ? { component: 'unet', tensors: [{ name, source: key }] } : undefined;
     }
     if (key.startsWith(VAE_PREFIX)) {
-      const rule = one(vaeTensor(key.slice(VAE_PREFIX.length), key, vaeLevels.length));
-      return rule ? { component: 'vae', rule } : undefined;
+      const tensor = vaeTensor(key.slice(VAE_PREFIX.length), key, vaeLevels.length);
+      return tensor ? { component: 'vae', tensors: [tensor] } : undefined;
     }
     for (const slot of slots) {
       if (!key.startsWith(slot.prefix)) continue;
       const rest = key.slice(slot.prefix.length);
-      const rule =
-        slot.kind === 'clip' ? one(clipTextTensor(rest, key)) : openClipTextTensors(rest, key, slot.shape);
-      return rule ? { component: slot.component, rule } : undefined;
+      if (slot.kind === 'clip') {
+        const tensor = clipTextTensor(rest, key);
+        return tensor ? { component: slot.component, tensors: [tensor] } : undefined;
+      }
+      const rule = openClipTextTensors(rest, key, slot.shape);
+      return rule === 'ignored' || rule === undefined ? rule : { component: slot.component, tensors: rule };
     }
     return undefined;
   };
