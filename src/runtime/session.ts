@@ -1,4 +1,5 @@
 import { readFile, rm } from 'node:fs/promises';
+import { arch } from 'node:os';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { fileExists } from '../fileExists.ts';
@@ -9,6 +10,7 @@ import { serialize } from '../graph/onnx.ts';
 import { formatShape, type Shape, sameShape, sizeOf } from '../graph/shape.ts';
 import { cacheModel, defaultCacheDir, type GraphKey, keyedEntryFolder, writeEntry } from './cache.ts';
 import { type Device, providerUnavailable, sessionLogSeverity } from './providers.ts';
+import { flushesSubnormals } from './subnormals.ts';
 
 /** A tensor on the JavaScript side: its data (half floats as raw Uint16 bits) and shape. */
 export interface HostTensor {
@@ -265,11 +267,35 @@ export function sessionOptionsFor({
 }
 
 async function createSession(path: string, runtime: RuntimeOptions): Promise<ort.InferenceSession> {
+  const device = runtime.device ?? 'cpu';
+  let session: ort.InferenceSession;
   try {
-    return await ort.InferenceSession.create(path, sessionOptionsFor(runtime));
+    session = await ort.InferenceSession.create(path, sessionOptionsFor(runtime));
   } catch (error) {
-    if ((runtime.device ?? 'cpu') !== 'cpu') throw providerUnavailable(runtime.device ?? 'cpu', error);
+    if (device !== 'cpu') throw providerUnavailable(device, error);
     throw error;
+  }
+  if (device === 'cpu') warnIfSubnormalsAreSlow();
+  return session;
+}
+
+let subnormalsChecked = false;
+
+/**
+ * Says once per process when the thread that runs sessions keeps subnormal floats: ONNX Runtime sets the flags
+ * there only for the process's first session, so a session created earlier without them (by other code)
+ * leaves every run's calling-thread share slow where the CPU penalises subnormals (flushesSubnormals).
+ */
+function warnIfSubnormalsAreSlow(): void {
+  if (subnormalsChecked || arch() !== 'x64') return;
+  subnormalsChecked = true;
+  if (!flushesSubnormals()) {
+    process.emitWarning(
+      'this thread does not flush subnormal floats: the first ONNX Runtime session of this process was created ' +
+        'without session.set_denormal_as_zero, and ONNX Runtime sets it only then; guidance gradients may run ' +
+        'slower. Create a divide-and-bind graph before other ONNX Runtime sessions.',
+      { code: 'DNB_SUBNORMALS' },
+    );
   }
 }
 
