@@ -198,7 +198,7 @@ async function benchSize(size: number): Promise<Record<string, unknown>> {
         `gsn_${variant}`,
         () => GuidanceGraph.compile(unet, gsnSpec(variant, latent), runtime),
         (g) => g.compiled.flops(),
-        (g) => g.evaluate(sample, TIMESTEP, cond, TOKENS, 1),
+        (g) => g.evaluate(sample, TIMESTEP, { encoder_hidden_states: cond }, TOKENS, 0),
       );
       if (cfg) {
         const ratio = m.timing.median / cfg.timing.median;

@@ -19,10 +19,11 @@ export function gsnSpec(variant: GsnVariant, latent: number): GuidanceGraphSpec 
     method: variant === 'ae' ? 'attend-excite' : 'divide-bind',
     tv: 'official',
     objects: TOKENS.objects.length,
-    binding: variant === 'tv_bind',
+    finerLayers: variant === 'tv_bind',
     attentionRes: latent / 4,
     height: latent,
     width: latent,
     keys: 77,
+    scaledInput: false,
   };
 }

@@ -1,21 +1,20 @@
 /** The studio server's API, as the page calls it. */
-import type { StudioEvent, StudioGenerateBody, StudioTokensResponse } from '../src/server/studioProtocol.ts';
-
-export interface ModelInfo {
-  model: string;
-  height: number;
-  width: number;
-}
+import type {
+  StudioEvent,
+  StudioGenerateBody,
+  StudioInfo,
+  StudioTokensResponse,
+} from '../src/server/studioProtocol.ts';
 
 async function errorOf(response: Response): Promise<Error> {
   const body = (await response.json().catch(() => null)) as { error?: string } | null;
   return new Error(body?.error ?? `the server answered ${response.status} ${response.statusText}`);
 }
 
-export async function fetchInfo(): Promise<ModelInfo> {
+export async function fetchInfo(): Promise<StudioInfo> {
   const response = await fetch('/api/info');
   if (!response.ok) throw await errorOf(response);
-  return (await response.json()) as ModelInfo;
+  return (await response.json()) as StudioInfo;
 }
 
 export async function fetchTokens(prompt: string, signal?: AbortSignal): Promise<StudioTokensResponse> {

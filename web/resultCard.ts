@@ -7,7 +7,7 @@ import { INFERNO_CSS } from './colormap.ts';
 import { h } from './dom.ts';
 import { drawHeatmap } from './heatmap.ts';
 import { lossChart } from './lossChart.ts';
-import { METHOD_NAMES } from './methodNames.ts';
+import { methodLabel } from './methodNames.ts';
 
 const HEATMAP_SIZE = 160;
 const fixed = (v: number) => v.toFixed(4);
@@ -28,7 +28,7 @@ export function pendingCard(method: StudioMethod): {
   const element = h(
     'section',
     { class: 'card pending' },
-    h('h2', {}, METHOD_NAMES[method]),
+    h('h2', {}, methodLabel(method)),
     h('div', { class: 'placeholder' }, bar, label),
   );
   return {
@@ -44,7 +44,7 @@ export function pendingCard(method: StudioMethod): {
 export function resultCard(result: StudioMethodResult, onLoopIndex: (loopIndex: number) => void): ResultCard {
   const image = h('img', {
     src: result.image,
-    alt: `${METHOD_NAMES[result.method]} result`,
+    alt: `${methodLabel(result.method)} result`,
     class: 'result-image',
   });
   // Tiny test models make 64 px images: keep their pixels sharp when enlarged.
@@ -52,7 +52,7 @@ export function resultCard(result: StudioMethodResult, onLoopIndex: (loopIndex: 
   const header = h(
     'header',
     {},
-    h('h2', {}, METHOD_NAMES[result.method]),
+    h('h2', {}, methodLabel(result.method)),
     h('span', { class: 'muted' }, `${result.width}×${result.height} · ${result.seconds.toFixed(1)} s`),
   );
   const element = h('section', { class: 'card' }, header, image);

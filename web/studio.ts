@@ -1,8 +1,8 @@
 /** The studio page: the form, the prompt's tokens as you type, and the results as they stream in. */
-import type { StudioGenerateBody, StudioMethod } from '../src/server/studioProtocol.ts';
+import type { StudioGenerateBody, StudioInfo, StudioMethod } from '../src/server/studioProtocol.ts';
 import { fetchInfo, fetchTokens, generate } from './api.ts';
 import { h } from './dom.ts';
-import { METHOD_NAMES } from './methodNames.ts';
+import { methodLabel, setMethodLabels } from './methodNames.ts';
 import { pendingCard, type ResultCard, resultCard } from './resultCard.ts';
 import { renderTokenChips } from './tokenChips.ts';
 import { tokenSpec } from './tokenOverrides.ts';
@@ -23,9 +23,10 @@ const results = $('results');
 
 fetchInfo()
   .then((info) => {
-    $('model').textContent = `${info.model} · ${info.width}×${info.height}`;
-    // Started with --benchmark DIR: /api/info names the run (a field ModelInfo in api.ts does not list).
-    $('benchmarks-link').hidden = !(info as { benchmark?: string | null }).benchmark;
+    $('model').textContent = `${info.model} · ${info.family} · ${info.width}×${info.height}`;
+    $('benchmarks-link').hidden = !info.benchmark;
+    setMethodLabels(info.methods);
+    showMethodChoices(info.methods);
   })
   .catch(() => {});
 
@@ -154,10 +155,19 @@ form.addEventListener('submit', async (event) => {
           h(
             'section',
             { class: 'card' },
-            h('h2', {}, METHOD_NAMES[method]),
+            h('h2', {}, methodLabel(method)),
             h('p', { class: 'muted' }, 'not generated'),
           ),
         );
     }
   }
 });
+
+/** One checkbox per method of the server's registry, all checked: the comparison is the point. */
+function showMethodChoices(methods: StudioInfo['methods']): void {
+  const choices = $('method-choices');
+  for (const { name, label } of methods) {
+    const box = h('input', { type: 'checkbox', name: 'method', value: name, checked: true });
+    choices.append(h('label', {}, box, ` ${label}`));
+  }
+}

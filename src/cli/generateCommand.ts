@@ -1,4 +1,5 @@
 import { type Command, Option } from 'commander';
+import { METHODS } from '../guidance/methods/index.ts';
 import type { GenerateOptions } from './generateOptions.ts';
 import {
   addGsnSettingOptions,
@@ -28,8 +29,8 @@ export function addGenerateCommand(program: Command): Command {
   addModelOption(command)
     .requiredOption('-o, --out <file.png>', 'where to write the image (several: FILE-0.png, FILE-1.png, …)')
     .addOption(
-      new Option('--method <method>', 'sd (plain), attend-excite or divide-bind')
-        .choices(['sd', 'attend-excite', 'divide-bind'])
+      new Option('--method <method>', `sd (plain) or a guidance method: ${METHODS.slice(1).join(', ')}`)
+        .choices(METHODS)
         .default('sd'),
     )
     .option('--seed <n>', 'seed of the PyTorch-compatible generator (default: random, printed)', seed);

@@ -13,10 +13,18 @@ import type { SchedulerKind } from '../schedulers/index.ts';
 /** The options of generationOptions.ts, as commander parses them; shared by `generate` and `benchmark run`. */
 export interface GenerationSettingOptions {
   model: string;
-  negativePrompt: string;
+  configFrom?: string;
+  /** Unset: none (SD encodes "", SDXL uses zero embeddings). */
+  negativePrompt?: string;
   rng: RandomDevice;
   steps: number;
-  guidance: number;
+  /** Unset: the model family's default (7.5 SD, 5.0 SDXL). */
+  guidance?: number;
+  guidanceRescale?: number;
+  // SDXL micro-conditioning
+  originalSize?: [number, number];
+  crop?: [number, number];
+  targetSize?: [number, number];
   height?: number;
   width?: number;
   scheduler?: SchedulerKind;

@@ -27,18 +27,26 @@ function officialDefault(show: (settings: GsnSettings) => string): string {
 
 const showThresholds = (s: GsnSettings) => [...s.thresholds].map(([i, v]) => `${i}:${v}`).join(',');
 
-/** -m/--model: the model to load. */
+/** -m/--model: the model to load, and where a single-file checkpoint's configs come from. */
 export function addModelOption(command: Command): Command {
-  return command.requiredOption(
-    '-m, --model <dir|repo>',
-    'diffusers model folder, or Hugging Face repo id to download',
-  );
+  return command
+    .requiredOption(
+      '-m, --model <dir|repo|file>',
+      'diffusers model folder, Hugging Face repo id to download, or single-file .safetensors checkpoint',
+    )
+    .option(
+      '--config-from <dir|repo>',
+      "a single-file checkpoint's configs and tokenizers (default: its family's base model on the Hub)",
+    );
 }
 
 /** Negative prompt, generator, steps, CFG scale, size, scheduler. */
 export function addSamplingOptions(command: Command): Command {
   return command
-    .option('-n, --negative-prompt <text>', 'what the image should not show', '')
+    .option(
+      '-n, --negative-prompt <text>',
+      'what the image should not show (default: none; SDXL then uses zero embeddings, "" is encoded)',
+    )
     .addOption(
       new Option(
         '--rng <device>',
@@ -48,7 +56,16 @@ export function addSamplingOptions(command: Command): Command {
         .default('cpu'),
     )
     .option('--steps <n>', 'denoising steps', positiveInteger, 50)
-    .option('--guidance <scale>', 'classifier-free guidance scale', finiteNumber, 7.5)
+    .option(
+      '--guidance <scale>',
+      "classifier-free guidance scale (default: the model's, 7.5 SD, 5 SDXL)",
+      finiteNumber,
+    )
+    .option(
+      '--guidance-rescale <phi>',
+      'rescale the guided noise towards the conditional std (diffusers guidance_rescale, e.g. 0.7; default 0)',
+      finiteNumber,
+    )
     .option(
       '--height <px>',
       "image height, a multiple of 8 (default: the model's, 512 for SD 1.5)",
@@ -61,7 +78,11 @@ export function addSamplingOptions(command: Command): Command {
         "sampler (default: the model's scheduler_config.json, PNDM for SD 1.5)",
       ).choices(Object.keys(SCHEDULER_CLASS_NAMES)),
     )
-    .option('--karras', 'Karras sigmas (euler and dpm++ only)');
+    .option('--karras', 'Karras sigmas (euler and dpm++ only)')
+    .optionsGroup('SDXL micro-conditioning (defaults as diffusers: the image size, no crop):')
+    .option('--original-size <h,w>', 'the size the UNet is told the training image had', integerPair)
+    .option('--crop <top,left>', 'the crop offset the UNet is told of', integerPair)
+    .option('--target-size <h,w>', 'the size the UNet is told to aim for', integerPair);
 }
 
 /** The GSN settings of the guided methods; unset means the method's official value. */

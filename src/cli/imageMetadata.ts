@@ -3,7 +3,10 @@
  * web UI (read by image browsers and by "PNG info" tools), and a `dnb` JSON chunk with everything needed to
  * repeat the run with this project.
  */
+import type { Method } from '../guidance/methods/index.ts';
 import type { GsnSettings } from '../guidance/settings.ts';
+import type { MicroConditioning } from '../pipeline/families/microConditioning.ts';
+import type { GenerationPlan } from '../pipeline/plan.ts';
 import { settingsForTrace } from '../pipeline/trace.ts';
 import { formatTokenSelection, type TokenSelection } from '../prompt/index.ts';
 import type { RandomDevice, Seed } from '../random/index.ts';
@@ -12,12 +15,17 @@ import type { PngText } from './pngTextChunks.ts';
 
 export interface ImageDescription {
   readonly prompt: string;
-  readonly negativePrompt: string;
-  readonly method: 'sd' | GsnSettings['method'];
+  /** undefined: none was given. */
+  readonly negativePrompt: string | undefined;
+  readonly method: Method;
   /** The model as the user named it (folder or repo id). */
   readonly model: string;
   readonly steps: number;
   readonly guidanceScale: number;
+  /** 0 = off. */
+  readonly guidanceRescale?: number;
+  /** SDXL only. */
+  readonly microConditioning?: MicroConditioning | null;
   readonly scheduler: SchedulerKind;
   readonly karras?: boolean;
   readonly height: number;
@@ -40,6 +48,34 @@ const SAMPLER_NAMES: Record<SchedulerKind, string> = {
   'dpm++': 'DPM++ 2M',
 };
 
+/** The description of image `imageIndex` of a planned run; `model` as the user named it. */
+export function describePlan(
+  plan: GenerationPlan,
+  { model, latentsFile, imageIndex }: { model: string; latentsFile?: string; imageIndex: number },
+): ImageDescription {
+  return {
+    prompt: plan.prompt,
+    negativePrompt: plan.negativePrompt,
+    method: plan.method,
+    model,
+    steps: plan.steps,
+    guidanceScale: plan.guidanceScale,
+    guidanceRescale: plan.guidanceRescale,
+    microConditioning: plan.microConditioning,
+    scheduler: plan.scheduler,
+    karras: plan.karras,
+    height: plan.height,
+    width: plan.width,
+    seed: plan.seed,
+    rng: plan.rng,
+    latentsFile,
+    imageIndex,
+    imageCount: plan.latentShape[0],
+    tokens: plan.guidance?.selection ?? null,
+    settings: plan.guidance?.settings ?? null,
+  };
+}
+
 export function imageTextChunks(description: ImageDescription): PngText[] {
   return [
     { keyword: 'parameters', text: a1111Parameters(description) },
@@ -55,6 +91,7 @@ export function a1111Parameters(d: ImageDescription): string {
     ['Sampler', sampler],
     ['CFG scale', d.guidanceScale],
   ];
+  if (d.guidanceRescale) fields.push(['CFG rescale', d.guidanceRescale]);
   if (d.seed !== null) {
     fields.push(['Seed', d.seed.toString()]);
     // A1111's names for the generator: "CPU" is torch's CPU generator, "GPU" its CUDA generator.
@@ -85,6 +122,8 @@ export function dnbParameters(d: ImageDescription): Record<string, unknown> {
     images: d.imageCount,
     steps: d.steps,
     guidanceScale: d.guidanceScale,
+    guidanceRescale: d.guidanceRescale ?? 0,
+    ...(d.microConditioning ? { microConditioning: d.microConditioning } : {}),
     scheduler: d.scheduler,
     karras: d.karras ?? null,
     height: d.height,

@@ -1,25 +1,18 @@
 import { resolve } from 'node:path';
 import { UserError } from '../errors.ts';
-import { defaultSettings, type GsnSettings } from '../guidance/settings.ts';
-import { withoutInapplicableOptions } from '../pipeline/methodOptions.ts';
+import { isMethod } from '../guidance/methods/index.ts';
+import type { GenerationPlan } from '../pipeline/plan.ts';
 import { type GenerationRequest, validateRequest } from '../pipeline/request.ts';
-import { drawSeed, type GeneratedImage, StableDiffusion } from '../pipeline/stableDiffusion.ts';
+import { type GeneratedImage, StableDiffusion } from '../pipeline/stableDiffusion.ts';
 import type { GuidanceTrace } from '../pipeline/trace.ts';
-import {
-  formatSelectionOptions,
-  formatTokenSelection,
-  selectTokens,
-  type TokenSelection,
-} from '../prompt/index.ts';
-import type { Seed } from '../random/index.ts';
-import { kindOfClassName } from '../schedulers/index.ts';
+import { formatSelectionOptions, formatTokenSelection, type TokenSelection } from '../prompt/index.ts';
 import {
   type GenerateOptions,
   gsnOverrides,
   tokenSpecification,
   unusedGuidanceOptions,
 } from './generateOptions.ts';
-import { imageTextChunks } from './imageMetadata.ts';
+import { describePlan, imageTextChunks } from './imageMetadata.ts';
 import { checkLatentsShape, type LatentsTensor, readLatents, writeLatents } from './latentsFile.ts';
 import { checkOutputPaths, numberedPaths, writeTextFile } from './outputFiles.ts';
 import { type GenerationProgress, generationProgress } from './progress.ts';
@@ -42,18 +35,9 @@ export async function runGenerate(prompt: string, options: GenerateOptions): Pro
 
   const latents = options.latents !== undefined ? await readLatents(options.latents) : undefined;
   const count = options.numImages ?? latents?.shape[0] ?? 1;
-  // The model decides unset sizes; given ones are checked now (8 stands in for "not given").
-  validateRequest(
-    {
-      prompt,
-      steps: options.steps,
-      numImages: count,
-      guidanceScale: options.guidance,
-      tokens: guided ? tokenSpecification(options) : undefined,
-    },
-    options.height ?? 8,
-    options.width ?? 8,
-  );
+  // What needs no model is checked now; the model's defaults are planning's, after the load.
+  const request = generationRequest(prompt, options, count, latents);
+  validateRequest(request);
 
   const imagePaths = numberedPaths(options.out, count);
   const tracePaths = options.trace !== undefined ? numberedPaths(options.trace, count) : [];
@@ -73,17 +57,8 @@ export async function runGenerate(prompt: string, options: GenerateOptions): Pro
   const progress = generationProgress(count);
   // Installed before the model loads, so a Ctrl-C during the load cancels too (the run stops before its first step).
   const interrupt = cancelOnSignals(() => progress.stop());
-  const seed = options.seed ?? (latents ? undefined : drawSeed());
   try {
-    await generateImages(prompt, options, {
-      latents,
-      count,
-      seed,
-      imagePaths,
-      tracePaths,
-      progress,
-      interrupt,
-    });
+    await generateImages(request, options, { latents, imagePaths, tracePaths, progress, interrupt });
   } catch (error) {
     if (!interrupt.received) throw error;
     log(
@@ -98,23 +73,56 @@ export async function runGenerate(prompt: string, options: GenerateOptions): Pro
   }
 }
 
+/** The library request the options describe; the pipeline's plan fills in what they leave unset. */
+function generationRequest(
+  prompt: string,
+  options: GenerateOptions,
+  count: number,
+  latents: LatentsTensor | undefined,
+): GenerationRequest {
+  const guided = options.method !== 'sd';
+  return {
+    prompt,
+    negativePrompt: options.negativePrompt,
+    method: options.method,
+    seed: options.seed,
+    rng: options.rng,
+    latents: latents?.data,
+    steps: options.steps,
+    guidanceScale: options.guidance,
+    guidanceRescale: options.guidanceRescale,
+    originalSize: options.originalSize,
+    cropTopLeft: options.crop,
+    targetSize: options.targetSize,
+    height: options.height,
+    width: options.width,
+    scheduler: options.scheduler,
+    karras: options.karras,
+    numImages: count,
+    tokens: guided ? tokenSpecification(options) : undefined,
+    gsn: guided ? gsnOverrides(options) : undefined,
+  };
+}
+
 /** What runGenerate checked and prepared before the model loads. */
 interface PreparedRun {
   readonly latents: LatentsTensor | undefined;
-  readonly count: number;
-  readonly seed: Seed | undefined;
   readonly imagePaths: readonly string[];
   readonly tracePaths: readonly string[];
   readonly progress: GenerationProgress;
   readonly interrupt: Cancellation;
 }
 
-/** Loads the model and generates, writing each image as it is finished. */
-async function generateImages(prompt: string, options: GenerateOptions, run: PreparedRun): Promise<void> {
-  const { latents, count, seed, imagePaths, tracePaths, progress, interrupt } = run;
-  const guided = options.method !== 'sd';
+/** Loads the model, plans the request on it and generates, writing each image as it is finished. */
+async function generateImages(
+  given: GenerationRequest,
+  options: GenerateOptions,
+  run: PreparedRun,
+): Promise<void> {
+  const { latents, imagePaths, tracePaths, progress, interrupt } = run;
   const overwrite = options.overwrite ?? false;
   const sd = await StableDiffusion.load(options.model, {
+    configFrom: options.configFrom,
     variant: options.variant,
     device: options.device,
     dtype: options.dtype === 'fp16' ? 'float16' : 'float32',
@@ -122,83 +130,32 @@ async function generateImages(prompt: string, options: GenerateOptions, run: Pre
     cacheDir: options.cacheDir,
   });
   try {
-    const factor = sd.vae.scaleFactor;
-    const channels = sd.unet.config.inChannels;
-    const height = options.height ?? (latents ? latents.shape[2] * factor : sd.defaultSize[0]);
-    const width = options.width ?? (latents ? latents.shape[3] * factor : sd.defaultSize[1]);
+    const request = { ...given };
     if (latents && options.latents !== undefined) {
-      checkLatentsShape(options.latents, latents, [count, channels, height / factor, width / factor], {
-        height,
-        width,
-      });
+      // The latents decide the size unless it is given; a given size must agree with them.
+      const factor = sd.vae.scaleFactor;
+      request.height ??= latents.shape[2] * factor;
+      request.width ??= latents.shape[3] * factor;
+      const expected = [
+        given.numImages ?? 1,
+        sd.unet.config.inChannels,
+        request.height / factor,
+        request.width / factor,
+      ] as const;
+      checkLatentsShape(options.latents, latents, expected, { height: request.height, width: request.width });
     }
+    const plan = sd.plan(request);
+    announce(plan);
 
-    const scheduler = options.scheduler ?? kindOfClassName(sd.schedulerConfig['_class_name']);
-    if (scheduler === 'euler-a' && latents && options.seed === undefined) {
-      throw new UserError(
-        'the euler-a scheduler adds noise at every step: with --latents, give its --seed too',
-      );
-    }
-
-    // Options the method ignores are said once and kept out of the run and of the PNG's parameters.
-    const { request: applicable, dropped } = withoutInapplicableOptions({
-      prompt,
-      method: options.method,
-      tokens: guided ? tokenSpecification(options) : undefined,
-      gsn: gsnOverrides(options),
-    });
-    if (guided && dropped.length > 0) {
-      const flags = dropped.map((option) => FLAG_OF_FIELD[option.field] ?? option.field);
-      log(`dnb: warning: ${flags.join(', ')} only apply to --method divide-bind; ignored`);
-    }
-    const settings: GsnSettings | null = guided
-      ? { ...defaultSettings(options.method as GsnSettings['method']), ...applicable.gsn }
-      : null;
-    const tokens = guided ? announceTokens(selectTokens(sd.tokenizer, prompt, applicable.tokens)) : null;
-
-    const request: GenerationRequest = {
-      prompt,
-      negativePrompt: options.negativePrompt,
-      method: options.method,
-      seed,
-      rng: options.rng,
-      latents: latents?.data,
-      steps: options.steps,
-      guidanceScale: options.guidance,
-      height,
-      width,
-      scheduler: options.scheduler,
-      karras: options.karras,
-      numImages: count,
-      // The same specification gives the pipeline the same choice, and its trace says how it was made.
-      tokens: applicable.tokens,
-      gsn: applicable.gsn,
-    };
-    const shape = { channels, h: height / factor, w: width / factor };
+    const [, channels, h, w] = plan.latentShape;
     const finished: Float32Array[] = [];
     // Each image, its trace and the latents so far are written as soon as the image is done, so an interrupt
     // or a later failure keeps them; the pipeline awaits this before it starts the next image.
     const writeImage = async (image: GeneratedImage, k: number) => {
-      const texts = imageTextChunks({
-        prompt,
-        negativePrompt: options.negativePrompt,
-        method: options.method,
-        model: options.model,
-        steps: options.steps,
-        guidanceScale: options.guidance,
-        scheduler,
-        karras: options.karras,
-        height,
-        width,
-        seed: seed ?? null,
-        rng: options.rng,
-        latentsFile: options.latents,
-        imageIndex: k,
-        imageCount: count,
-        tokens,
-        settings,
-      });
-      if (image.trace) reportCapHits(image.trace, count > 1 ? `image ${k}: ` : '');
+      const texts = imageTextChunks(
+        describePlan(plan, { model: options.model, latentsFile: options.latents, imageIndex: k }),
+      );
+      if (image.trace) reportCapHits(image.trace, plan.latentShape[0] > 1 ? `image ${k}: ` : '');
       await writePng(imagePaths[k], image.rgb, texts, { overwrite });
       if (image.trace && tracePaths[k]) {
         await writeTextFile(tracePaths[k], `${JSON.stringify(image.trace, null, 2)}\n`, { overwrite });
@@ -206,7 +163,7 @@ async function generateImages(prompt: string, options: GenerateOptions, run: Pre
       finished.push(image.latents);
       if (options.saveLatents !== undefined) {
         // Rewritten (atomically) with every image, so it always holds the finished ones as [k+1, C, h, w].
-        await writeLatents(options.saveLatents, stackLatents(finished, shape), {
+        await writeLatents(options.saveLatents, stackLatents(finished, { channels, h, w }), {
           overwrite: overwrite || k > 0,
         });
       }
@@ -214,13 +171,7 @@ async function generateImages(prompt: string, options: GenerateOptions, run: Pre
       // stdout carries the written paths and nothing else, so scripts can use them.
       process.stdout.write(`${imagePaths[k]}\n`);
     };
-
-    // Printed before the first step (and after every check, so an input error stays one line): an interrupted
-    // or failed run can still be repeated.
-    sd.checkSizeFits(height, width);
-    if (options.seed === undefined && seed !== undefined) log(`seed: ${seed}`);
-    await sd.generate({
-      ...request,
+    await sd.run(plan, {
       signal: interrupt.signal,
       onImage: writeImage,
       onProgress: progress.onProgress,
@@ -231,11 +182,34 @@ async function generateImages(prompt: string, options: GenerateOptions, run: Pre
   }
 }
 
-/** The flag of a request field that withoutInapplicableOptions drops. */
+/**
+ * What the user should see before the first step (after every check, so an input error stays one line): the
+ * plan's warnings, the seed when it was drawn (an interrupted or failed run can still be repeated) and the
+ * tokens the guidance will work on.
+ */
+function announce(plan: GenerationPlan): void {
+  const byTarget = new Map<string, string[]>();
+  for (const option of plan.dropped) {
+    const flags = byTarget.get(option.appliesTo) ?? [];
+    byTarget.set(option.appliesTo, [...flags, FLAG_OF_FIELD[option.field] ?? option.field]);
+  }
+  for (const [appliesTo, flags] of byTarget) {
+    const target = isMethod(appliesTo) ? `--method ${appliesTo}` : appliesTo;
+    log(`dnb: warning: ${flags.join(', ')} only apply to ${target}; ignored`);
+  }
+  for (const warning of plan.warnings) log(`dnb: warning: ${warning}`);
+  if (plan.seedDrawn) log(`seed: ${plan.seed}`);
+  if (plan.guidance) announceTokens(plan.guidance.selection);
+}
+
+/** The flag of a request field that planning drops. */
 const FLAG_OF_FIELD: Record<string, string> = {
   'gsn.tv': '--tv',
   'tokens.attributes': '--attributes',
   'tokens.attributeIndices': '--attribute-indices',
+  originalSize: '--original-size',
+  cropTopLeft: '--crop',
+  targetSize: '--target-size',
 };
 
 /** The shell's convention: 128 + the signal number. */
@@ -297,11 +271,10 @@ function refuseSharedPaths(outputs: readonly [string, string][]): void {
 }
 
 /** Prints the tokens the guidance will work on, so the user can check them and override them. */
-function announceTokens(selection: TokenSelection): TokenSelection {
+function announceTokens(selection: TokenSelection): void {
   log(`tokens: ${formatTokenSelection(selection)}`);
   if (selection.source === 'automatic')
     log(`  (chosen automatically; to change: ${formatSelectionOptions(selection)})`);
-  return selection;
 }
 
 /**

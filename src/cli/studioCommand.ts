@@ -18,6 +18,7 @@ interface StudioOptions {
   /** A string, or true for `--token` alone (a generated one). */
   token?: string | true;
   cacheDir?: string;
+  configFrom?: string;
   threads?: number;
   device: Device;
 }
@@ -36,7 +37,14 @@ export function addStudioCommand(program: Command): Command {
         'Start the web studio: generate with plain SD, Attend & Excite and Divide & Bind side by side from one ' +
           "seed, and watch each object token's attention map and the losses over the steps.",
       )
-      .option('-m, --model <dir|repo>', 'diffusers model folder, or Hugging Face repo id to download')
+      .option(
+        '-m, --model <dir|repo|file>',
+        'diffusers model folder (SD 1.x/2.x, SDXL), Hugging Face repo id, or single-file .safetensors checkpoint',
+      )
+      .option(
+        '--config-from <dir|repo>',
+        "a single-file checkpoint's configs and tokenizers (default: its base model)",
+      )
       .option(
         '--benchmark <dir>',
         'also show this benchmark run (chart, table, image grids); without --model, only that view',
@@ -118,6 +126,7 @@ async function runStudio(options: StudioOptions): Promise<void> {
     process.stderr.write(`Listening at ${url}; loading ${options.model}…\n`);
     try {
       sd = await StableDiffusion.load(options.model, {
+        configFrom: options.configFrom,
         cacheDir: options.cacheDir,
         threads: options.threads,
         device: options.device,

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
 import { ClipTokenizer } from '../models/clipTokenizer.ts';
 import { formatPromptTokens } from '../prompt/index.ts';
-import { resolveModel } from '../weights/resolveModel.ts';
+import { openModel } from '../weights/resolveModel.ts';
 
 export function addTokensCommand(program: Command): Command {
   return program
@@ -15,18 +15,25 @@ export function addTokensCommand(program: Command): Command {
     )
     .argument('<prompt>', 'the prompt to tokenize')
     .requiredOption(
-      '-m, --model <dir|repo>',
-      'diffusers model folder or Hugging Face repo id (only its tokenizer is read)',
+      '-m, --model <dir|repo|file>',
+      'diffusers model folder, Hugging Face repo id or single-file checkpoint (only its tokenizer is read)',
     )
-    .action(async (prompt: string, options: { model: string }) => {
-      const tokenizer = ClipTokenizer.fromFolder(await tokenizerFolder(options.model));
+    .option(
+      '--config-from <dir|repo>',
+      "a single-file checkpoint's configs and tokenizers (default: its base model)",
+    )
+    .action(async (prompt: string, options: { model: string; configFrom?: string }) => {
+      const tokenizer = ClipTokenizer.fromFolder(await tokenizerFolder(options.model, options.configFrom));
       process.stdout.write(`${formatPromptTokens(tokenizer, prompt)}\n`);
     });
 }
 
-/** The model's tokenizer/ folder; no weights are opened, and from the Hub none are downloaded. */
-export async function tokenizerFolder(model: string): Promise<string> {
-  const folder = join(await resolveModel(model, { components: ['tokenizer'] }), 'tokenizer');
+/**
+ * The model's tokenizer/ folder (SDXL: the first tokenizer, whose positions the guidance counts in); no weights
+ * are opened, and from the Hub none are downloaded.
+ */
+export async function tokenizerFolder(model: string, configFrom?: string): Promise<string> {
+  const folder = join((await openModel(model, { components: ['tokenizer'], configFrom })).root, 'tokenizer');
   if (!(await stat(folder).catch(() => undefined))?.isDirectory()) {
     throw new UserError(`${model} has no tokenizer/ folder; give a diffusers model folder`);
   }

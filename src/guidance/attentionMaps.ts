@@ -12,8 +12,11 @@ export interface AttentionLayer {
   readonly probs: Value;
 }
 
-/** The official store concatenates up-block layers before down-block ones; the mid block is never used. */
-const PLACE_ORDER = ['up', 'down'] as const;
+/**
+ * The official aggregation reads the store in the order `from_where=("up", "down", "mid")`. SD 1.x's mid block
+ * works at latent/8, never the 16×16 of a 512 px image, but SDXL's does (and SD's at 1024 px).
+ */
+const PLACE_ORDER = ['up', 'down', 'mid'] as const;
 
 function crossLayers(layers: readonly AttentionLayer[], accept: (side: number) => boolean): AttentionLayer[] {
   return PLACE_ORDER.flatMap((place) =>

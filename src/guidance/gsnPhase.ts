@@ -1,3 +1,4 @@
+import { guidanceMethod } from './methods/index.ts';
 import type { GsnSettings } from './settings.ts';
 
 /** One loss evaluation at a latent: what the guidance graph returns. */
@@ -35,11 +36,9 @@ export interface PhaseReport {
   readonly refinement?: RefinementReport;
 }
 
-/** Whether the indicator still misses the threshold: D&B min TV < thr; A&E loss > 1 − thr (ALGORITHM.md §5.3). */
+/** Whether the indicator still misses the threshold, as the method tests it (ALGORITHM.md §5.3). */
 function misses(settings: GsnSettings, evaluation: LossEvaluation, threshold: number): boolean {
-  return settings.method === 'attend-excite'
-    ? evaluation.loss > 1 - threshold
-    : evaluation.indicator < threshold;
+  return guidanceMethod(settings.method).misses(evaluation, threshold);
 }
 
 /** z ← z − α·∂L/∂z in float32, as PyTorch computes a float32 tensor times a Python float. */

@@ -5,8 +5,7 @@ import type { UNet2DConditionModel } from '../models/unet/index.ts';
 import { CompiledGraph, type RuntimeOptions } from '../runtime/session.ts';
 import { type AttentionLayer, crossAttentionMaps, subsampledCrossAttentionMaps } from './attentionMaps.ts';
 import type { LossEvaluation } from './gsnPhase.ts';
-import { attendExcite, divideAndBind, type Objective } from './objectives.ts';
-import type { GuidanceMethod } from './settings.ts';
+import { type GuidanceMethod, type GuidanceTokens, guidanceMethod } from './methods/index.ts';
 import { smoothMaps } from './smoothing.ts';
 import { tokenMaps } from './tokenMaps.ts';
 import type { TvVariant } from './totalVariation.ts';
@@ -20,22 +19,26 @@ export interface GuidanceGraphSpec {
   readonly tv: TvVariant;
   /** Number of object tokens. */
   readonly objects: number;
-  /** D&B with at least one attribute: the graph also reads the finer layers' maps. */
-  readonly binding: boolean;
+  /** The method's objective reads the finer layers' maps too (D&B with at least one attribute). */
+  readonly finerLayers: boolean;
   readonly attentionRes: number;
   /** Latent height and width. */
   readonly height: number;
   readonly width: number;
-  /** Text tokens (77) . */
+  /** Text tokens (77). */
   readonly keys: number;
+  /**
+   * The UNet sees the latent divided by a fed divisor (SDXL: Euler's sqrt(σ² + 1), as its CFG pass does) while
+   * the gradient is taken with respect to the latent itself. Off, the loss pass sees the latent, as the official
+   * SD code feeds it.
+   */
+  readonly scaledInput: boolean;
 }
 
-/** The tokens one evaluation looks at, in official 1-based positions (start token = 0). */
-export interface GuidanceTokens {
-  readonly objects: readonly number[];
-  /** Aligned with objects; 0 = none. */
-  readonly attributes: readonly number[];
-}
+export type { GuidanceTokens } from './methods/index.ts';
+
+/** The conditioning of the loss pass by graph input name: `encoder_hidden_states`, and SDXL's added inputs. */
+export type Conditioning = Readonly<Record<string, Float32Array>>;
 
 export interface GuidanceEvaluation extends LossEvaluation {
   /** The smoothed object maps [k, attentionRes, attentionRes], for the trace and the studio. */
@@ -69,7 +72,9 @@ export class GuidanceGraph {
     const used = (layer: { kind: string; resolution: readonly [number, number] }) =>
       layer.kind === 'cross' &&
       (layer.resolution[0] === spec.attentionRes ||
-        (spec.binding && layer.resolution[0] > spec.attentionRes));
+        (spec.finerLayers && layer.resolution[0] > spec.attentionRes));
+    const latent = inputs.sample;
+    const sample = spec.scaledInput ? G.div(latent, g.input('sample_divisor', [])) : latent;
     // Layers the loss reads, and layers whose probabilities are small, keep explicit probabilities. The others
     // run fused forward and recompute their probabilities in query chunks for the gradient, so no large
     // [H, N, N] tensor is kept for the backward pass (8 × 4096² floats = 512 MiB per 64×64 self-attention).
@@ -79,7 +84,7 @@ export class GuidanceGraph {
       return layer.heads * queries * (layer.kind === 'self' ? queries : spec.keys) * 4;
     };
     const materialize = (layer: AttentionLayerInfo) => used(layer) || probsBytes(layer) < KEEP_PROBS_BELOW;
-    const forward = unet.forward(g, inputs, { materialize });
+    const forward = unet.forward(g, { ...inputs, sample }, { materialize });
     const attention = forward.attention.filter(used);
     const layers = forward.layers;
     checkResolution(layers, spec.attentionRes);
@@ -88,21 +93,23 @@ export class GuidanceGraph {
     const objectMaps = smoothMaps(
       tokenMaps(crossAttentionMaps(attention, spec.attentionRes), objectPositions),
     );
-    let objective: Objective;
-    if (spec.method === 'attend-excite') {
-      objective = attendExcite(objectMaps);
-    } else if (spec.binding) {
-      const attributePositions = g.input('attribute_positions', [spec.objects], 'int64');
-      const fine = subsampledCrossAttentionMaps(attention as readonly AttentionLayer[], spec.attentionRes);
-      objective = divideAndBind(objectMaps, spec.tv, {
-        attributeMaps: smoothMaps(tokenMaps(fine, attributePositions)),
-        mask: g.input('attribute_mask', [spec.objects]),
-        weight: g.input('bind_weight', []),
-      });
-    } else {
-      objective = divideAndBind(objectMaps, spec.tv);
-    }
-    const [gradient] = G.grad(objective.loss, [inputs.sample]);
+    const objective = guidanceMethod(spec.method).objective(
+      {
+        objectMaps,
+        objects: spec.objects,
+        tv: spec.tv,
+        finerMaps: (positions) =>
+          smoothMaps(
+            tokenMaps(
+              subsampledCrossAttentionMaps(attention as readonly AttentionLayer[], spec.attentionRes),
+              positions,
+            ),
+          ),
+        input: (name, shape, dtype) => g.input(name, shape, dtype),
+      },
+      spec.finerLayers,
+    );
+    const [gradient] = G.grad(objective.loss, [latent]);
     const outputs: Record<string, G.Value> = {
       loss: objective.loss,
       indicator: objective.indicator,
@@ -114,26 +121,29 @@ export class GuidanceGraph {
     return new GuidanceGraph(spec, await CompiledGraph.compile(outputs, runtime, 'guidance'));
   }
 
-  /** One loss evaluation at `latent` (batch 1) and timestep `t` for the conditional text embedding. */
+  /**
+   * One loss evaluation at `latent` (batch 1) and timestep `t` with the conditional branch's conditioning, at
+   * loop index `loopIndex` (the method's feeds may depend on it); `sampleDivisor` is what the UNet's input is
+   * divided by when the spec scales it (the scheduler's `modelInputDivisor`).
+   */
   async evaluate(
     latent: Float32Array,
     timestep: number,
-    textEmbedding: Float32Array,
+    conditioning: Conditioning,
     tokens: GuidanceTokens,
-    bindWeight: number,
+    loopIndex: number,
+    sampleDivisor = 1,
   ): Promise<GuidanceEvaluation> {
+    const { method, finerLayers, scaledInput } = this.spec;
     const feeds: Record<string, G.TypedData> = {
+      ...conditioning,
       sample: latent,
       timestep: Float32Array.of(timestep),
-      encoder_hidden_states: textEmbedding,
       // The graph takes 0-based columns of the 75-token softmax: official position − 1.
       object_positions: BigInt64Array.from(tokens.objects, (p) => BigInt(p - 1)),
+      ...guidanceMethod(method).feeds(tokens, loopIndex, finerLayers),
     };
-    if (this.spec.binding) {
-      feeds.attribute_positions = BigInt64Array.from(tokens.attributes, (p) => BigInt(Math.max(p, 1) - 1));
-      feeds.attribute_mask = Float32Array.from(tokens.attributes, (p) => (p > 0 ? 1 : 0));
-      feeds.bind_weight = Float32Array.of(bindWeight);
-    }
+    if (scaledInput) feeds.sample_divisor = Float32Array.of(sampleDivisor);
     const out = await this.compiled.run(feeds);
     const numbers = (name: string) => Array.from(out[name].data as Float32Array);
     return {

@@ -1,7 +1,8 @@
 import { UserError } from '../errors.ts';
+import { type GuidanceMethod, guidanceMethod } from './methods/index.ts';
 import type { TvVariant } from './totalVariation.ts';
 
-export type GuidanceMethod = 'attend-excite' | 'divide-bind';
+export type { GuidanceMethod } from './methods/index.ts';
 
 /** How GSN runs: the official parameters of A&E and D&B are the defaults (ALGORITHM.md §5). */
 export interface GsnSettings {
@@ -21,32 +22,9 @@ export interface GsnSettings {
   readonly attentionRes?: number;
 }
 
-const AE_THRESHOLDS = new Map([
-  [0, 0.05],
-  [10, 0.5],
-  [20, 0.8],
-]);
-const DNB_THRESHOLDS = new Map([
-  [0, 0.05],
-  [10, 0.2],
-  [20, 0.3],
-]);
-
-/**
- * The official defaults. D&B's refinement caps are those of the diffusers-0.21.4 pipeline (100 at step 0, 50
- * after), which differ from the first release's notebooks (50 / 20); A&E's are 20.
- */
+/** The method's official settings (its file in ./methods/ holds them). */
 export function defaultSettings(method: GuidanceMethod): GsnSettings {
-  const ae = method === 'attend-excite';
-  return {
-    method,
-    maxIterToAlter: 25,
-    scaleFactor: 20,
-    scaleRange: [1, 0.5],
-    thresholds: ae ? AE_THRESHOLDS : DNB_THRESHOLDS,
-    refinementCaps: ae ? [20, 20] : [100, 50],
-    tv: 'official',
-  };
+  return { method, ...guidanceMethod(method).defaults };
 }
 
 /** Step sizes per loop index, computed like numpy's linspace and sqrt in float64. */

@@ -13,3 +13,26 @@ export function classifierFreeGuidance(noise: Float32Array, scale: number): Floa
   }
   return out;
 }
+
+/**
+ * diffusers' `rescale_noise_cfg` (Lin et al. 2023, §3.4): ε ← φ·ε·std(ε_c)/std(ε) + (1 − φ)·ε, std = the
+ * unbiased standard deviation over all values of the (batch-1) sample, accumulated in float64 as PyTorch's CPU
+ * kernel does, then float32. φ = 0 returns `guided` itself.
+ */
+export function rescaleGuidance(guided: Float32Array, noise: Float32Array, rescale: number): Float32Array {
+  if (rescale === 0) return guided;
+  const f = Math.fround;
+  const conditional = noise.subarray(noise.length / 2);
+  const ratio = f(standardDeviation(conditional) / standardDeviation(guided));
+  const [keep, mix] = [f(rescale), f(1 - rescale)];
+  return guided.map((value) => f(f(keep * f(value * ratio)) + f(mix * value)));
+}
+
+function standardDeviation(values: Float32Array): number {
+  let mean = 0;
+  for (const v of values) mean += v;
+  mean /= values.length;
+  let squares = 0;
+  for (const v of values) squares += (v - mean) ** 2;
+  return Math.fround(Math.sqrt(squares / (values.length - 1)));
+}

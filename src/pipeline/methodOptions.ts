@@ -1,3 +1,4 @@
+import { GUIDANCE_METHODS, guidanceMethod } from '../guidance/methods/index.ts';
 import type { GenerationRequest, Method } from './request.ts';
 
 /** A request field that does nothing with the chosen method. */
@@ -9,9 +10,10 @@ export interface InapplicableOption {
 }
 
 /**
- * The guidance options the chosen method ignores: Attend & Excite has no attribute tokens and no total
- * variation (both are Divide & Bind's), plain SD no guidance at all. Returns the request without them, so
- * they are neither run nor recorded (a PNG's parameters say only what shaped it), and what was dropped.
+ * The guidance options the chosen method ignores: plain SD reads no guidance option, and a guided method
+ * none of another method's own settings and token fields (Attend & Excite has no attribute tokens and no total
+ * variation, both Divide & Bind's). Returns the request without them, so they are neither run nor recorded (a
+ * PNG's parameters say only what shaped it), and what was dropped.
  */
 export function withoutInapplicableOptions(request: GenerationRequest): {
   request: GenerationRequest;
@@ -19,28 +21,35 @@ export function withoutInapplicableOptions(request: GenerationRequest): {
 } {
   const method: Method = request.method ?? 'sd';
   const dropped: InapplicableOption[] = [];
-  let { gsn, tokens, traceMaps } = request;
   if (method === 'sd') {
-    const guidance = 'attend-excite and divide-bind';
-    for (const key of Object.keys(gsn ?? {})) dropped.push({ field: `gsn.${key}`, appliesTo: guidance });
-    for (const [key, value] of Object.entries(tokens ?? {})) {
-      if (value !== undefined) dropped.push({ field: `tokens.${key}`, appliesTo: guidance });
+    const guided = GUIDANCE_METHODS.map((m) => m.name).join(' and ');
+    for (const key of Object.keys(request.gsn ?? {}))
+      dropped.push({ field: `gsn.${key}`, appliesTo: guided });
+    for (const [key, value] of Object.entries(request.tokens ?? {})) {
+      if (value !== undefined) dropped.push({ field: `tokens.${key}`, appliesTo: guided });
     }
-    gsn = undefined;
-    tokens = undefined;
-    traceMaps = undefined;
-  } else if (method === 'attend-excite') {
-    if (gsn?.tv !== undefined) {
-      dropped.push({ field: 'gsn.tv', appliesTo: 'divide-bind' });
-      const { tv: _tv, ...rest } = gsn;
-      gsn = rest;
+    return { request: { ...request, gsn: undefined, tokens: undefined, traceMaps: undefined }, dropped };
+  }
+  const gsn = { ...request.gsn };
+  const tokens = request.tokens ? { ...request.tokens } : undefined;
+  // A field that the chosen method shares with another is kept.
+  const chosen = guidanceMethod(method);
+  const own = {
+    settings: new Set<string>(chosen.ownSettings),
+    tokenFields: new Set<string>(chosen.ownTokenFields),
+  };
+  for (const other of GUIDANCE_METHODS) {
+    if (other.name === method) continue;
+    for (const key of other.ownSettings) {
+      if (gsn[key] === undefined || own.settings.has(key)) continue;
+      dropped.push({ field: `gsn.${key}`, appliesTo: other.name });
+      delete gsn[key];
     }
-    for (const key of ['attributes', 'attributeIndices'] as const) {
-      if (tokens?.[key] === undefined) continue;
-      dropped.push({ field: `tokens.${key}`, appliesTo: 'divide-bind' });
-      const { [key]: _dropped, ...rest } = tokens;
-      tokens = rest;
+    for (const key of other.ownTokenFields) {
+      if (tokens?.[key] === undefined || own.tokenFields.has(key)) continue;
+      dropped.push({ field: `tokens.${key}`, appliesTo: other.name });
+      delete tokens[key];
     }
   }
-  return { request: { ...request, gsn, tokens, traceMaps }, dropped };
+  return { request: { ...request, gsn: request.gsn && gsn, tokens }, dropped };
 }

@@ -1,17 +1,22 @@
 import { UserError } from '../errors.ts';
+import type { Method } from '../guidance/methods/index.ts';
 import type { GsnSettings } from '../guidance/settings.ts';
 import type { TokenSpecification } from '../prompt/index.ts';
 import type { RandomDevice, Seed } from '../random/index.ts';
 import type { SchedulerKind } from '../schedulers/scheduler.ts';
+import type { MicroConditioning } from './families/microConditioning.ts';
 import { GENERATION_LIMITS } from './limits.ts';
 import type { GeneratedImage } from './stableDiffusion.ts';
 
-export type Method = 'sd' | 'attend-excite' | 'divide-bind';
+export type { Method };
 
 /** One text-to-image request. Unset fields take the official A&E / D&B values. */
 export interface GenerationRequest {
   prompt: string;
-  /** Default "" (the unconditional embedding of classifier-free guidance). */
+  /**
+   * The unconditional branch of classifier-free guidance. Unset: SD encodes "", SDXL uses zero embeddings
+   * (its `force_zeros_for_empty_prompt`); "" is encoded by both.
+   */
   negativePrompt?: string;
   method?: Method;
   /**
@@ -24,7 +29,14 @@ export interface GenerationRequest {
   /** Start from these latents [numImages, 4, h/8, w/8] instead of drawing them (scaled by init_noise_sigma). */
   latents?: Float32Array;
   steps?: number;
+  /** Default: the family's diffusers default, 7.5 for SD 1.x/2.x and 5.0 for SDXL. */
   guidanceScale?: number;
+  /** diffusers' guidance_rescale φ in [0, 1] (Lin et al. 2023, §3.4): rescales the CFG output's std; default 0. */
+  guidanceRescale?: number;
+  /** SDXL's micro-conditioning (height, width) / (top, left); defaults: the image size, (0, 0), the image size. */
+  originalSize?: MicroConditioning['originalSize'];
+  cropTopLeft?: MicroConditioning['cropTopLeft'];
+  targetSize?: MicroConditioning['targetSize'];
   /** Image size in pixels; default: the UNet's sample_size × the VAE factor. Multiples of 8. */
   height?: number;
   width?: number;
@@ -52,6 +64,9 @@ export interface GenerationRequest {
   signal?: AbortSignal;
 }
 
+/** The callbacks and the signal of a request: how a caller follows and stops a run (not part of its plan). */
+export type GenerationHooks = Pick<GenerationRequest, 'onProgress' | 'onWarning' | 'onImage' | 'signal'>;
+
 export interface ProgressEvent {
   /** 0-based image and loop index; `total` loop iterations per image. */
   readonly image: number;
@@ -60,15 +75,17 @@ export interface ProgressEvent {
 }
 
 /**
- * Checks the numbers a user can get wrong against GENERATION_LIMITS, with messages that say how to fix them.
- * The library, the CLI (before the model loads) and the studio all call it, so their limits agree.
+ * Checks the numbers a user can get wrong against GENERATION_LIMITS, with messages that say how to fix them;
+ * what depends on the model (its default size, memory) is planning's. The library's planning calls it, and the
+ * CLI before the model loads, so a mistake costs no waiting and the limits agree everywhere.
  */
-export function validateRequest(request: GenerationRequest, height: number, width: number): void {
+export function validateRequest(request: GenerationRequest): void {
   const { maxSide, maxSteps, maxImages } = GENERATION_LIMITS;
   for (const [name, value] of [
-    ['height', height],
-    ['width', width],
+    ['height', request.height],
+    ['width', request.width],
   ] as const) {
+    if (value === undefined) continue;
     if (!Number.isInteger(value) || value <= 0 || value % 8 !== 0) {
       throw new UserError(
         `${name} ${value} is not a positive multiple of 8; Stable Diffusion needs that (e.g. 512)`,
@@ -88,6 +105,19 @@ export function validateRequest(request: GenerationRequest, height: number, widt
   }
   const scale = request.guidanceScale ?? 7.5;
   if (!Number.isFinite(scale)) throw new UserError(`guidance scale must be a number, got ${scale}`);
+  const rescale = request.guidanceRescale ?? 0;
+  if (!(rescale >= 0 && rescale <= 1)) {
+    throw new UserError(`guidance rescale must be from 0 to 1 (diffusers suggests 0.7), got ${rescale}`);
+  }
+  for (const [name, pair] of [
+    ['original size', request.originalSize],
+    ['crop', request.cropTopLeft],
+    ['target size', request.targetSize],
+  ] as const) {
+    if (pair && !(pair.length === 2 && pair.every((v) => Number.isInteger(v) && v >= 0 && v <= 65536))) {
+      throw new UserError(`${name} must be two whole numbers of pixels (e.g. 1024,1024), got ${pair}`);
+    }
+  }
   checkAttributeCount(request.tokens);
 }
 

@@ -1,50 +1,35 @@
-import { randomInt } from 'node:crypto';
-import { join } from 'node:path';
 import { UserError } from '../errors.ts';
-import { bindingWeight } from '../guidance/binding.ts';
-import { gsnPhase, isGuidedStep } from '../guidance/gsnPhase.ts';
-import type { GuidanceGraphSpec, GuidanceTokens } from '../guidance/guidanceGraph.ts';
-import { defaultSettings, type GsnSettings, stepSizes } from '../guidance/settings.ts';
-import { ClipTokenizer } from '../models/clipTokenizer.ts';
-import { type CompiledTextEncoder, loadTextEncoder, type TextEncoder } from '../models/textEncoder/index.ts';
-import {
-  loadUNet,
-  type NoisePredictor,
-  type UNet2DConditionModel,
-  type UNetDtype,
-} from '../models/unet/index.ts';
+import type { ClipTokenizer } from '../models/clipTokenizer.ts';
+import type { NoisePredictor, UNet2DConditionModel, UNetDtype } from '../models/unet/index.ts';
 import {
   type CompiledVaeDecoder,
   imageToRgb8,
-  loadVaeDecoder,
   type Rgb8Image,
   type VaeDecoder,
 } from '../models/vae/index.ts';
-import { selectTokens, type TokenSelection } from '../prompt/index.ts';
-import { type Seed, TorchCpuGenerator, TorchCudaGenerator } from '../random/index.ts';
+import { TorchCpuGenerator, TorchCudaGenerator } from '../random/index.ts';
 import type { RuntimeOptions } from '../runtime/session.ts';
 import { createScheduler } from '../schedulers/index.ts';
-import type { Scheduler } from '../schedulers/scheduler.ts';
 import type { RawSchedulerConfig } from '../schedulers/schedulerConfig.ts';
-import { openDiffusersFolder, readComponentConfig } from '../weights/diffusersFolder.ts';
-import { type ResolveModelOptions, resolveModel } from '../weights/resolveModel.ts';
-import { defaultAttentionRes } from './attentionResolution.ts';
+import { type OpenModelOptions, openModel } from '../weights/resolveModel.ts';
 import { batchedNoise } from './batchedNoise.ts';
-import { classifierFreeGuidance } from './classifierFreeGuidance.ts';
+import { denoise } from './denoisingLoop.ts';
+import { familyOf, type LoadedFamilyModel, type ModelFamily } from './families/index.ts';
 import { assertFinite } from './finiteCheck.ts';
 import { GuidanceGraphPool, type GuidanceLease } from './guidanceGraphPool.ts';
-import { checkMemoryFits } from './limits.ts';
-import { withoutInapplicableOptions } from './methodOptions.ts';
-import { type GenerationRequest, type Method, validateRequest } from './request.ts';
+import { type GenerationPlan, planGeneration, planWarnings } from './plan.ts';
+import type { GenerationHooks, GenerationRequest } from './request.ts';
 import { type GuidanceTrace, settingsForTrace, type TraceStep } from './trace.ts';
 
-// `components` is left out: the pipeline needs all of them.
-export interface LoadOptions extends RuntimeOptions, Omit<ResolveModelOptions, 'cacheDir' | 'components'> {
+export { drawSeed } from './seed.ts';
+
+// `components` is left out: the model's family decides them.
+export interface LoadOptions extends RuntimeOptions, Omit<OpenModelOptions, 'cacheDir' | 'components'> {
   /** Weights variant, e.g. `fp16`. */
   variant?: string;
   /**
    * The UNet's compute dtype (default float32). float16 keeps attention scores, softmax and norms in float32;
-   * the text encoder and the VAE always compute in float32 (SD's VAE overflows in half precision).
+   * the text encoders and the VAE always compute in float32 (SD's VAE overflows in half precision).
    */
   dtype?: UNetDtype;
 }
@@ -59,59 +44,58 @@ export interface GeneratedImage {
 export interface GenerationResult {
   readonly images: GeneratedImage[];
   /** The seed used (drawn at random when the request had neither seed nor latents), so the run can be repeated. */
-  readonly seed: Seed | null;
+  readonly seed: GenerationPlan['seed'];
   /** Things the user should know, e.g. a truncated prompt. */
-  readonly warnings: string[];
+  readonly warnings: readonly string[];
+  /** What ran: the request with every default resolved. */
+  readonly plan: GenerationPlan;
 }
 
 /**
- * A Stable Diffusion pipeline on a diffusers folder: text encoder, UNet, VAE decoder and scheduler config,
- * with plain, Attend & Excite and Divide & Bind sampling. Compiled graphs are kept and reused across steps,
- * images and requests.
+ * A text-to-image pipeline on a diffusers folder of any supported family (SD 1.x/2.x, SDXL), with plain,
+ * Attend & Excite and Divide & Bind sampling. `plan` resolves a request, `run` runs a plan; compiled graphs are
+ * kept and reused across steps, images and requests.
  */
 export class StableDiffusion {
-  private textGraph?: Promise<CompiledTextEncoder>;
   private readonly noiseGraphs = new Map<string, Promise<NoisePredictor>>();
   private readonly decoderGraphs = new Map<string, Promise<CompiledVaeDecoder>>();
   private guidancePool?: GuidanceGraphPool;
 
   private constructor(
     readonly folder: string,
-    readonly tokenizer: ClipTokenizer,
-    readonly textEncoder: TextEncoder,
-    readonly unet: UNet2DConditionModel,
-    readonly vae: VaeDecoder,
-    readonly schedulerConfig: RawSchedulerConfig,
+    private readonly model: LoadedFamilyModel,
     private readonly runtime: RuntimeOptions,
     private readonly unetDtype: UNetDtype,
   ) {}
 
-  /** Opens a diffusers folder or a Hugging Face repo id (downloaded into the standard cache). */
+  /**
+   * Opens a diffusers folder, a Hugging Face repo id (only the components its pipeline runs with are downloaded
+   * into the standard cache) or a single-file `.safetensors` checkpoint, and loads it with its family.
+   */
   static async load(model: string, options: LoadOptions = {}): Promise<StableDiffusion> {
-    const { variant, dtype, device, threads, cacheDir, ...hub } = options;
-    const root = await resolveModel(model, { ...hub, variant });
-    const folder = await openDiffusersFolder(root);
-    const [textEncoder, unet, vae, schedulerConfig] = await Promise.all([
-      loadTextEncoder(folder, { variant }),
-      loadUNet(folder, { variant, dtype }),
-      loadVaeDecoder(folder, { variant }),
-      readComponentConfig(folder, 'scheduler'),
-    ]);
-    const tokenizer = ClipTokenizer.fromFolder(join(root, 'tokenizer'));
-    return new StableDiffusion(
-      root,
-      tokenizer,
-      textEncoder,
-      unet,
-      vae,
-      schedulerConfig,
-      {
-        device,
-        threads,
-        cacheDir,
-      },
-      dtype ?? 'float32',
-    );
+    const { variant, dtype = 'float32', device, threads, cacheDir, ...hub } = options;
+    const folder = await openModel(model, { ...hub, variant });
+    const family = familyOf(folder);
+    const runtime = { device, threads, cacheDir };
+    const loaded = await family.load(folder, { variant, dtype, runtime });
+    return new StableDiffusion(folder.checkpoint ?? folder.root, loaded, runtime, dtype);
+  }
+
+  get family(): ModelFamily {
+    return this.model.family;
+  }
+  /** The tokenizer whose positions the guidance's token indices count in. */
+  get tokenizer(): ClipTokenizer {
+    return this.model.tokenizer;
+  }
+  get unet(): UNet2DConditionModel {
+    return this.model.unet;
+  }
+  get vae(): VaeDecoder {
+    return this.model.vae;
+  }
+  get schedulerConfig(): RawSchedulerConfig {
+    return this.model.schedulerConfig;
   }
 
   /** The image size [height, width] the model was trained at: the UNet's sample_size × the VAE factor. */
@@ -122,221 +106,107 @@ export class StableDiffusion {
     return [size[0] * this.vae.scaleFactor, size[1] * this.vae.scaleFactor];
   }
 
-  /** The conditional embedding of a prompt [1, 77, D], with a warning when the prompt was truncated. */
-  async encodePrompt(prompt: string): Promise<{ embedding: Float32Array; warning?: string }> {
-    const encoding = this.tokenizer.encode(prompt);
-    this.textGraph ??= this.textEncoder.compile({
-      batch: 1,
-      length: encoding.inputIds.length,
-      ...this.runtime,
+  /**
+   * Resolves a request against this model: sizes, steps, scheduler, seed, the method's settings merged with
+   * the overrides, the guidance tokens and the warnings. Throws a UserError for anything that cannot run, before
+   * any work.
+   */
+  plan(request: GenerationRequest): GenerationPlan {
+    const device = this.runtime.device;
+    return planGeneration(request, {
+      family: this.family,
+      tokenizer: this.tokenizer,
+      unetConfig: this.unet.config,
+      vaeScaleFactor: this.vae.scaleFactor,
+      schedulerConfig: this.schedulerConfig,
+      onCpu: device === undefined || device === 'cpu',
     });
-    const out = await (await this.textGraph).run([encoding.inputIds]);
-    const t = encoding.truncated;
-    const warning = t
-      ? `the prompt is ${t.untruncatedLength} tokens, longer than ${encoding.inputIds.length}; dropped: "${t.droppedText}"`
-      : undefined;
-    return { embedding: out.data as Float32Array, warning };
+  }
+
+  /** Plans and runs a request, telling `onWarning` the plan's warnings; its hooks follow and cancel the run. */
+  generate(request: GenerationRequest): Promise<GenerationResult> {
+    const plan = this.plan(request);
+    for (const warning of planWarnings(plan)) request.onWarning?.(warning);
+    return this.run(plan, request);
   }
 
   /**
-   * Generates `numImages` images, each handed to `onImage` as soon as it is done. Options the method ignores
-   * are dropped with a warning; latents or a decoded image holding NaN/Inf stop the run with a
-   * NonFiniteError naming the step; `signal` cancels it between UNet passes.
+   * Runs a plan: each image is handed to `onImage` as soon as it is done. Latents or a decoded image holding
+   * NaN/Inf stop the run with a NonFiniteError naming the step; `signal` cancels it between UNet passes. The
+   * plan's own warnings are the caller's to show (`planWarnings`).
    */
-  /**
-   * Refuses an image size whose attention scores alone exceed this machine's memory (checked on the CPU, where
-   * that memory is the limit; a GPU's own memory is not known here).
-   */
-  checkSizeFits(height: number, width: number): void {
-    if (this.runtime.device !== undefined && this.runtime.device !== 'cpu') return;
-    const { heads, downBlockTypes } = this.unet.config;
-    const hasAttention = downBlockTypes.map((type) => type === 'CrossAttnDownBlock2D');
-    const factor = this.vae.scaleFactor;
-    checkMemoryFits({ heads, hasAttention }, { height, width, h: height / factor, w: width / factor });
-  }
-
-  async generate(given: GenerationRequest): Promise<GenerationResult> {
-    const { request, dropped } = withoutInapplicableOptions(given);
-    const method: Method = request.method ?? 'sd';
-    const height = request.height ?? this.defaultSize[0];
-    const width = request.width ?? this.defaultSize[1];
-    validateRequest(request, height, width);
-    const factor = this.vae.scaleFactor;
-    const [h, w] = [height / factor, width / factor];
-    this.checkSizeFits(height, width);
-    const latentSize = this.unet.config.inChannels * h * w;
-    const count = request.numImages ?? 1;
-    const warnings: string[] = [];
-    const warn = (warning: string) => {
-      warnings.push(warning);
-      request.onWarning?.(warning);
-    };
-    for (const option of dropped) {
-      warn(`${option.field} applies only to ${option.appliesTo}; ignored with method ${method}`);
-    }
-    request.signal?.throwIfAborted();
-
-    const cond = await this.encodePrompt(request.prompt);
-    const uncond = await this.encodePrompt(request.negativePrompt ?? '');
-    for (const warning of [cond.warning, uncond.warning]) if (warning) warn(warning);
-    const textBatch = new Float32Array(uncond.embedding.length * 2);
-    textBatch.set(uncond.embedding, 0);
-    textBatch.set(cond.embedding, uncond.embedding.length);
-
-    const shape = [count, this.unet.config.inChannels, h, w];
-    const { initial, seed, generator } = this.initialLatents(request, shape, width, height);
-    const settings: GsnSettings | null =
-      method === 'sd' ? null : { ...defaultSettings(method), ...request.gsn };
-    const selection = settings ? selectTokens(this.tokenizer, request.prompt, request.tokens) : null;
-    const guidance: Guidance | null =
-      settings && selection
-        ? {
-            settings,
-            tokens: { objects: selection.tokenIndices, attributes: selection.attributeIndices },
-            text: cond.embedding,
-          }
-        : null;
-
+  async run(plan: GenerationPlan, hooks: GenerationHooks = {}): Promise<GenerationResult> {
+    hooks.signal?.throwIfAborted();
+    const conditioning = await this.model.condition(plan);
+    const [count, ...imageShape] = plan.latentShape;
+    const [, h, w] = imageShape;
+    const initial = plan.latents ?? null;
+    const generator =
+      plan.seed === null
+        ? null
+        : plan.rng === 'cuda'
+          ? new TorchCudaGenerator(plan.seed)
+          : new TorchCpuGenerator(plan.seed);
+    // One draw for all images, as diffusers does with num_images_per_prompt.
+    const start = initial ?? generator!.randn([...plan.latentShape]);
     const noiseFor = generator ? batchedNoise(generator, count) : null;
+    const noisePredictor = await this.noisePredictor(h, w);
+    const imageSize = imageShape.reduce((a, b) => a * b, 1);
     const images: GeneratedImage[] = [];
     // Held for all images of the request; the last image lets go of it after its last guided loop index.
-    const lease = guidance ? this.guidanceGraph(guidance.settings, guidance.tokens, h, w) : null;
+    const lease = plan.guidance ? this.guidanceGraph(plan, h, w) : null;
     try {
+      const graph = lease ? await lease.graph : null;
       for (let k = 0; k < count; k++) {
         const scheduler = createScheduler(this.schedulerConfig, {
-          kind: request.scheduler,
-          numInferenceSteps: request.steps ?? 50,
-          karras: request.karras,
+          kind: plan.scheduler,
+          numInferenceSteps: plan.steps,
+          karras: plan.karras,
           randn: noiseFor?.(k),
-          sampleShape: [1, ...shape.slice(1)],
+          sampleShape: [1, ...imageShape],
         });
         const sigma = Math.fround(scheduler.initNoiseSigma);
-        const start = initial.slice(k * latentSize, (k + 1) * latentSize).map((v) => Math.fround(v * sigma));
-        const run: DenoisingRun = {
-          textBatch,
-          guidance,
-          request,
+        const latent0 = start.slice(k * imageSize, (k + 1) * imageSize).map((v) => Math.fround(v * sigma));
+        const last = k === count - 1;
+        const { latent, steps } = await denoise(latent0, {
+          plan,
+          scheduler,
+          noisePredictor,
+          conditioning,
+          guidance:
+            graph && lease ? { graph, afterLastGuidedIndex: last ? lease.done : async () => {} } : null,
+          lossPassScalesInput: this.model.lossPassScalesInput,
           image: k,
-          h,
-          w,
-          lease,
-          last: k === count - 1,
-        };
-        const { latent, steps } = await this.denoise(start, scheduler, run);
-        request.signal?.throwIfAborted();
-        const decoded = await (await this.vaeDecoder(h, w)).run({
-          data: latent,
-          shape: [1, ...shape.slice(1)],
+          dtype: this.unetDtype,
+          hooks,
         });
+        hooks.signal?.throwIfAborted();
+        const decoded = await (await this.vaeDecoder(h, w)).run({ data: latent, shape: [1, ...imageShape] });
         assertFinite(decoded.data as Float32Array, {
           what: 'decoded image',
           image: k,
           dtype: this.unetDtype,
         });
-        const trace = guidance && selection ? traceOf(guidance.settings, selection, steps) : undefined;
+        const trace = traceOf(plan, steps);
         const image: GeneratedImage = { rgb: imageToRgb8(decoded)[0], latents: latent, trace };
         images.push(image);
         // A cancel that came during the decode still drops this image: after an abort nothing is reported.
-        request.signal?.throwIfAborted();
-        await request.onImage?.(image, k);
+        hooks.signal?.throwIfAborted();
+        await hooks.onImage?.(image, k);
       }
     } finally {
       await lease?.done();
     }
-    return { images, seed, warnings };
-  }
-
-  /**
-   * The starting noise [N, C, h, w]: the given latents, or one draw for all images from the PyTorch-compatible
-   * generator, as diffusers does with num_images_per_prompt. Given latents keep a given seed for an ancestral
-   * scheduler's step noise.
-   */
-  private initialLatents(request: GenerationRequest, shape: number[], width: number, height: number) {
-    const seed = request.latents ? (request.seed ?? null) : (request.seed ?? drawSeed());
-    const generator =
-      seed === null
-        ? null
-        : request.rng === 'cuda'
-          ? new TorchCudaGenerator(seed)
-          : new TorchCpuGenerator(seed);
-    if (!request.latents) return { initial: generator!.randn(shape), seed, generator };
-    const size = shape.reduce((a, b) => a * b, 1);
-    if (request.latents.length !== size) {
-      throw new UserError(
-        `the given latents have ${request.latents.length} values; ${shape[0]} image(s) of ${width}×${height} need [${shape}]`,
-      );
-    }
-    return { initial: request.latents, seed, generator };
-  }
-
-  /**
-   * One image's denoising loop: at each loop index the GSN phase (where guided), then the batch-2
-   * classifier-free guidance pass on the updated latent and the scheduler step (ALGORITHM.md §2.4). Like the
-   * official code, the loss pass sees the latent itself, not the scheduler's scaled model input.
-   */
-  private async denoise(
-    start: Float32Array,
-    scheduler: Scheduler,
-    run: DenoisingRun,
-  ): Promise<{ latent: Float32Array; steps: TraceStep[] }> {
-    const { guidance, request, textBatch, h, w, lease } = run;
-    const timesteps = scheduler.timesteps;
-    const sizes = guidance ? stepSizes(guidance.settings, timesteps.length) : [];
-    const graph = lease ? await lease.graph : null;
-    const lastGuided = guidance ? lastGuidedIndex(guidance.settings, timesteps.length) : -1;
-    const noiseGraph = await this.noisePredictor(h, w);
-    const steps: TraceStep[] = [];
-    let latent = start;
-    for (let i = 0; i < timesteps.length; i++) {
-      const t = timesteps[i];
-      if (guidance && graph && isGuidedStep(guidance.settings, i)) {
-        let maps: Float32Array | undefined;
-        const phase = await gsnPhase(latent, i, sizes[i], guidance.settings, async (z, loopIndex) => {
-          request.signal?.throwIfAborted();
-          const evaluation = await graph.evaluate(
-            z,
-            t,
-            guidance.text,
-            guidance.tokens,
-            bindingWeight(loopIndex),
-          );
-          maps = evaluation.maps;
-          return evaluation;
-        });
-        latent = phase.latent;
-        const keepMaps = request.traceMaps && maps;
-        steps.push({ ...phase.report, timestep: t, maps: keepMaps ? Array.from(maps!) : undefined });
-        if (run.last && i === lastGuided) await lease?.done();
-      }
-      request.signal?.throwIfAborted();
-      const input = scheduler.scaleModelInput(latent, i);
-      const pair = new Float32Array(input.length * 2);
-      pair.set(input, 0);
-      pair.set(input, input.length);
-      const noise = await noiseGraph.predict(pair, t, textBatch);
-      latent = scheduler.step(classifierFreeGuidance(noise, request.guidanceScale ?? 7.5), i, latent);
-      assertFinite(latent, {
-        what: 'latents',
-        image: run.image,
-        loopIndex: i,
-        timestep: t,
-        dtype: this.unetDtype,
-      });
-      request.onProgress?.({ image: run.image, loopIndex: i, total: timesteps.length });
-    }
-    return { latent, steps };
+    return { images, seed: plan.seed, warnings: planWarnings(plan), plan };
   }
 
   /** Compiled graphs hold ONNX Runtime sessions; release them when done. */
   async release(): Promise<void> {
-    const all = [
-      ...(this.textGraph ? [this.textGraph] : []),
-      ...this.noiseGraphs.values(),
-      ...this.decoderGraphs.values(),
-    ];
+    const all = [...this.noiseGraphs.values(), ...this.decoderGraphs.values()];
     await Promise.all([
       ...all.map(async (graph) => (await graph).release()),
       this.guidancePool?.releaseAll(),
+      this.model.release(),
     ]);
   }
 
@@ -360,57 +230,26 @@ export class StableDiffusion {
     return graph;
   }
 
-  private guidanceGraph(settings: GsnSettings, tokens: GuidanceTokens, h: number, w: number): GuidanceLease {
-    const spec: GuidanceGraphSpec = {
+  private guidanceGraph(plan: GenerationPlan, h: number, w: number): GuidanceLease {
+    const { settings, tokens, finerLayers } = plan.guidance!;
+    this.guidancePool ??= new GuidanceGraphPool(this.unet, this.runtime);
+    return this.guidancePool.acquire({
       method: settings.method,
       tv: settings.tv,
       objects: tokens.objects.length,
-      binding: settings.method === 'divide-bind' && tokens.attributes.some((a) => a > 0),
-      attentionRes: settings.attentionRes ?? defaultAttentionRes(this.unet.config, h),
+      finerLayers,
+      attentionRes: settings.attentionRes,
       height: h,
       width: w,
       keys: this.tokenizer.modelMaxLength,
-    };
-    this.guidancePool ??= new GuidanceGraphPool(this.unet, this.runtime);
-    return this.guidancePool.acquire(spec);
+      scaledInput: this.model.lossPassScalesInput,
+    });
   }
 }
 
-/** A random seed as generate() draws one when the request has none (a caller can draw it first to show it). */
-export function drawSeed(): number {
-  return randomInt(2 ** 32);
-}
-
-/** What GSN needs at every guided step of a run. */
-interface Guidance {
-  readonly settings: GsnSettings;
-  readonly tokens: GuidanceTokens;
-  /** The conditional text embedding [1, 77, D]: the loss pass is conditional only. */
-  readonly text: Float32Array;
-}
-
-/** The last loop index that runs GSN (updates or refinement), -1 if none. */
-function lastGuidedIndex(settings: GsnSettings, loopIterations: number): number {
-  for (let i = loopIterations - 1; i >= 0; i--) if (isGuidedStep(settings, i)) return i;
-  return -1;
-}
-
-/** One image's denoising inputs. */
-interface DenoisingRun {
-  /** [uncond, cond] text embeddings for the classifier-free guidance pass. */
-  readonly textBatch: Float32Array;
-  readonly guidance: Guidance | null;
-  readonly request: GenerationRequest;
-  readonly image: number;
-  /** The request's guidance graph, let go of after the last guided loop index of the last image. */
-  readonly lease: GuidanceLease | null;
-  readonly last: boolean;
-  /** Latent height and width. */
-  readonly h: number;
-  readonly w: number;
-}
-
-function traceOf(settings: GsnSettings, selection: TokenSelection, steps: TraceStep[]): GuidanceTrace {
+function traceOf(plan: GenerationPlan, steps: TraceStep[]): GuidanceTrace | undefined {
+  if (!plan.guidance) return undefined;
+  const { settings, selection } = plan.guidance;
   const token = (t: { index: number; token: string }) => ({ index: t.index, token: t.token });
   return {
     method: settings.method,

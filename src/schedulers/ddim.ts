@@ -78,6 +78,11 @@ export class DdimScheduler implements Scheduler {
     return sample;
   }
 
+  modelInputDivisor(stepIndex: number): number {
+    expectStepIndex(CLASS_NAME, stepIndex, this.timesteps.length);
+    return 1;
+  }
+
   step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array): Float32Array {
     expectStepIndex(CLASS_NAME, stepIndex, this.timesteps.length);
     expectSameLength(CLASS_NAME, modelOutput, sample);

@@ -99,6 +99,11 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     return sample;
   }
 
+  modelInputDivisor(stepIndex: number): number {
+    expectStepIndex(CLASS_NAME, stepIndex, this.timesteps.length);
+    return 1;
+  }
+
   step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array): Float32Array {
     const count = this.timesteps.length;
     expectStepIndex(CLASS_NAME, stepIndex, count);

@@ -1,6 +1,6 @@
 import { UserError } from '../errors.ts';
 import { alphasCumprodFrom, betasFor } from './betaSchedule.ts';
-import { eulerSchedule, predictOriginalSample, scaleBySigma } from './eulerDiscrete.ts';
+import { eulerSchedule, predictOriginalSample, scaleBySigma, sigmaInputDivisor } from './eulerDiscrete.ts';
 import { sqrt32 } from './float32Math.ts';
 import { expectSameLength, expectStepIndex, type NoiseSource, type Scheduler } from './scheduler.ts';
 import { type RawSchedulerConfig, requireOneOf, resolveConfig } from './schedulerConfig.ts';
@@ -78,6 +78,11 @@ export class EulerAncestralScheduler implements Scheduler {
   scaleModelInput(sample: Float32Array, stepIndex: number): Float32Array {
     expectStepIndex(CLASS_NAME, stepIndex, this.timesteps.length);
     return scaleBySigma(sample, this.sigmas[stepIndex]);
+  }
+
+  modelInputDivisor(stepIndex: number): number {
+    expectStepIndex(CLASS_NAME, stepIndex, this.timesteps.length);
+    return sigmaInputDivisor(this.sigmas[stepIndex]);
   }
 
   step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array): Float32Array {

@@ -67,6 +67,11 @@ export class EulerDiscreteScheduler implements Scheduler {
     return scaleBySigma(sample, this.sigmas[stepIndex]);
   }
 
+  modelInputDivisor(stepIndex: number): number {
+    expectStepIndex(CLASS_NAME, stepIndex, this.timesteps.length);
+    return sigmaInputDivisor(this.sigmas[stepIndex]);
+  }
+
   step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array): Float32Array {
     expectStepIndex(CLASS_NAME, stepIndex, this.timesteps.length);
     expectSameLength(CLASS_NAME, modelOutput, sample);
@@ -87,8 +92,13 @@ export class EulerDiscreteScheduler implements Scheduler {
 
 /** `sample / (sigma**2 + 1) ** 0.5` (`scale_model_input`). */
 export function scaleBySigma(sample: Float32Array, sigma: number): Float32Array {
-  const scale = sqrt32(f32(f32(sigma * sigma) + 1));
+  const scale = sigmaInputDivisor(sigma);
   return sample.map((x) => x / scale);
+}
+
+/** sqrt(σ² + 1) in float32, as diffusers computes it on a float32 sigma. */
+export function sigmaInputDivisor(sigma: number): number {
+  return sqrt32(f32(f32(sigma * sigma) + 1));
 }
 
 /** x0 from the model output at `sigma` (k-diffusion's denoised). */

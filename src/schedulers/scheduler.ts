@@ -28,6 +28,11 @@ export interface Scheduler {
   readonly initNoiseSigma: number;
   /** The UNet input at loop index `stepIndex` (a new array, or `sample` itself when unscaled). */
   scaleModelInput(sample: Float32Array, stepIndex: number): Float32Array;
+  /**
+   * What `scaleModelInput` divides by at `stepIndex` (float32; 1 where it leaves the sample as it is), for a
+   * graph that scales its input itself and must round as the scheduler does.
+   */
+  modelInputDivisor(stepIndex: number): number;
   /** The latent after loop index `stepIndex` (`prev_sample`), as a new array. */
   step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array): Float32Array;
   /** Forgets the multistep history so the same instance can start another image. */

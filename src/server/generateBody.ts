@@ -3,10 +3,10 @@
  * the field instead of a failure halfway through a generation.
  */
 import { UserError } from '../errors.ts';
+import { isMethod, METHODS } from '../guidance/methods/index.ts';
 import { GENERATION_LIMITS } from '../pipeline/limits.ts';
 import type { StudioGenerateBody, StudioMethod, StudioTokenSpec } from './studioProtocol.ts';
 
-const METHODS: readonly StudioMethod[] = ['sd', 'attend-excite', 'divide-bind'];
 const SCHEDULERS = ['pndm', 'ddim', 'euler', 'euler-a', 'dpm++'] as const;
 /** The same bound as the CLI's and the library's. */
 const MAX_STEPS = GENERATION_LIMITS.maxSteps;
@@ -25,7 +25,7 @@ export function parseGenerateBody(body: unknown): StudioGenerateBody {
     throw new UserError(`methods must be a non-empty list of ${METHODS.join(', ')}`);
   }
   for (const method of methods) {
-    if (!METHODS.includes(method)) {
+    if (!isMethod(method)) {
       throw new UserError(`unknown method ${JSON.stringify(method)}; use ${METHODS.join(', ')}`);
     }
   }

@@ -3,16 +3,15 @@
  * events (start, progress, warning, one result per method, done). One generation at a time: ONNX Runtime
  * already uses every core, so a second request gets 409 instead of halving both.
  */
-import { randomInt } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { UserError } from '../errors.ts';
-import { validateRequest } from '../pipeline/request.ts';
+import { type GenerationPlan, planWarnings } from '../pipeline/plan.ts';
+import { drawSeed } from '../pipeline/seed.ts';
 import type { StableDiffusion } from '../pipeline/stableDiffusion.ts';
-import { selectTokens } from '../prompt/index.ts';
 import { parseGenerateBody } from './generateBody.ts';
 import { readJsonBody, sendJson } from './httpIo.ts';
 import { pngDataUrl } from './pngImage.ts';
-import type { StudioEvent, StudioGenerateBody, StudioMethod, StudioMethodResult } from './studioProtocol.ts';
+import type { StudioEvent, StudioGenerateBody, StudioMethodResult } from './studioProtocol.ts';
 
 export type GenerateHandler = (request: IncomingMessage, response: ServerResponse) => Promise<void>;
 
@@ -25,7 +24,8 @@ export function createGenerateHandler(
   return async (request, response) => {
     // The slot is taken only for a complete, valid body: a client that never sends one holds nothing.
     const body = parseGenerateBody(await readJsonBody(request, bodyTimeoutMs));
-    checkBeforeStreaming(sd, body);
+    // Planned before the stream starts (and the 200 is sent), so a mistake is a 400 with its message.
+    const plans = planMethods(sd, body);
     if (busySince !== null) {
       const seconds = Math.round((Date.now() - busySince) / 1000);
       sendJson(response, 409, {
@@ -37,31 +37,37 @@ export function createGenerateHandler(
     }
     busySince = Date.now();
     try {
-      await streamGeneration(sd, body, response, log);
+      await streamGeneration(sd, plans, response, log);
     } finally {
       busySince = null;
     }
   };
 }
 
-/** Mistakes that would otherwise surface only after the stream has started (and the 200 was sent). */
-function checkBeforeStreaming(sd: StableDiffusion, body: StudioGenerateBody): void {
-  const [height, width] = sd.defaultSize;
-  validateRequest(
-    { prompt: body.prompt, steps: body.steps, guidanceScale: body.guidanceScale },
-    height,
-    width,
+/** One plan per asked-for method, all from the same seed, so the columns differ only by the method. */
+function planMethods(sd: StableDiffusion, body: StudioGenerateBody): GenerationPlan[] {
+  const seed = body.seed ?? drawSeed();
+  return body.methods.map((method) =>
+    sd.plan({
+      prompt: body.prompt,
+      negativePrompt: body.negativePrompt,
+      method,
+      seed,
+      steps: body.steps,
+      guidanceScale: body.guidanceScale,
+      scheduler: body.scheduler,
+      tokens: method === 'sd' ? undefined : body.tokens,
+      traceMaps: true,
+    }),
   );
-  if (body.methods.some((method) => method !== 'sd')) selectTokens(sd.tokenizer, body.prompt, body.tokens);
 }
 
 async function streamGeneration(
   sd: StableDiffusion,
-  body: StudioGenerateBody,
+  plans: readonly GenerationPlan[],
   response: ServerResponse,
   log: (text: string) => void,
 ): Promise<void> {
-  const seed = body.seed ?? randomInt(2 ** 32);
   // A page that goes away (closed, reloaded, Cancel) cancels its generation within one UNet pass.
   const cancel = new AbortController();
   let gone = false;
@@ -76,13 +82,20 @@ async function streamGeneration(
   const send = (event: StudioEvent) => {
     if (!gone) response.write(`${JSON.stringify(event)}\n`);
   };
-  send({ type: 'start', seed, methods: body.methods });
+  const methods = plans.map((plan) => plan.method);
+  send({ type: 'start', seed: Number(plans[0].seed), methods });
+  // Every method encodes the same prompt: tell each warning once.
   const warned = new Set<string>();
+  const warn = (message: string) => {
+    if (warned.has(message)) return;
+    warned.add(message);
+    send({ type: 'warning', message });
+  };
   try {
-    for (const method of body.methods) {
-      // The pipeline cannot be interrupted mid-image, but a closed page needs no further methods.
+    for (const plan of plans) {
       if (gone) break;
-      send({ type: 'result', ...(await runMethod(sd, body, method, seed, send, warned, cancel.signal)) });
+      for (const warning of planWarnings(plan)) warn(warning);
+      send({ type: 'result', ...(await runPlan(sd, plan, send, warn, cancel.signal)) });
     }
   } catch (error) {
     if (gone) {
@@ -98,45 +111,28 @@ async function streamGeneration(
   response.end();
 }
 
-async function runMethod(
+async function runPlan(
   sd: StableDiffusion,
-  body: StudioGenerateBody,
-  method: StudioMethod,
-  seed: number,
+  plan: GenerationPlan,
   send: (event: StudioEvent) => void,
-  warned: Set<string>,
+  warn: (message: string) => void,
   signal: AbortSignal,
 ): Promise<StudioMethodResult> {
   const started = performance.now();
-  const { images } = await sd.generate({
-    prompt: body.prompt,
-    negativePrompt: body.negativePrompt,
-    method,
-    seed,
-    steps: body.steps,
-    guidanceScale: body.guidanceScale,
-    scheduler: body.scheduler,
-    tokens: method === 'sd' ? undefined : body.tokens,
-    traceMaps: true,
+  const method = plan.method;
+  const { images } = await sd.run(plan, {
     signal,
     onProgress: ({ loopIndex, total }) => send({ type: 'progress', method, step: loopIndex + 1, total }),
-    onWarning: (message) => {
-      // Every method encodes the same prompt: tell each warning once.
-      if (warned.has(message)) return;
-      warned.add(message);
-      send({ type: 'warning', message });
-    },
+    onWarning: warn,
   });
   const [{ rgb, trace }] = images;
-  const firstMaps = trace?.steps.find((step) => step.maps)?.maps;
   return {
     method,
     image: await pngDataUrl(rgb),
     width: rgb.width,
     height: rgb.height,
     trace,
-    mapResolution:
-      trace && firstMaps ? Math.round(Math.sqrt(firstMaps.length / trace.objects.length)) : undefined,
+    mapResolution: plan.guidance?.settings.attentionRes,
     seconds: (performance.now() - started) / 1000,
   };
 }

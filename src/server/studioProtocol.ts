@@ -2,9 +2,23 @@
  * What the studio's page and server say to each other. Types only, so the page (web/) can import them and the
  * import vanishes when the page is transpiled.
  */
+import type { Method } from '../guidance/methods/index.ts';
 import type { GuidanceTrace } from '../pipeline/trace.ts';
 
-export type StudioMethod = 'sd' | 'attend-excite' | 'divide-bind';
+/** The methods of the registry (src/guidance/methods/), plain SD first. */
+export type StudioMethod = Method;
+
+/** GET /api/info: the loaded model and the methods the page offers, named by the registry. */
+export interface StudioInfo {
+  model: string;
+  /** The model family's label, e.g. "SDXL". */
+  family: string;
+  height: number;
+  width: number;
+  methods: { name: StudioMethod; label: string }[];
+  /** The benchmark run the studio shows (`dnb studio --benchmark DIR`), or null. */
+  benchmark: string | null;
+}
 
 /** Tokens by word or by official index (start token = 0), as `GenerationRequest.tokens`. */
 export interface StudioTokenSpec {

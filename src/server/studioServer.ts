@@ -6,12 +6,14 @@ import { createServer, type RequestListener, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.ts';
+import { METHODS, methodLabel } from '../guidance/methods/index.ts';
 import type { StableDiffusion } from '../pipeline/stableDiffusion.ts';
 import { type AccessOptions, guardAccess } from './accessGuard.ts';
 import type { BenchmarkRoutes } from './benchmarkRoutes.ts';
 import { createGenerateHandler } from './generateRoute.ts';
 import { sendError, sendJson } from './httpIo.ts';
 import { serveStatic } from './staticFiles.ts';
+import type { StudioInfo } from './studioProtocol.ts';
 import { handleTokens } from './tokensRoute.ts';
 
 /** web/ beside src/, where the package ships it. */
@@ -49,12 +51,15 @@ export function createStudioHandler(sd: StableDiffusion, options: StudioServerOp
         handleTokens(sd.tokenizer, request, response);
       } else if (path === '/api/info') {
         const [height, width] = sd.defaultSize;
-        sendJson(response, 200, {
+        const info: StudioInfo = {
           model: sd.folder,
+          family: sd.family.label,
           height,
           width,
+          methods: METHODS.map((name) => ({ name, label: methodLabel(name) })),
           benchmark: options.benchmark?.dir ?? null,
-        });
+        };
+        sendJson(response, 200, info);
       } else if (method === 'GET' || method === 'HEAD') {
         await serveStatic(webRoot, request, response);
       } else {

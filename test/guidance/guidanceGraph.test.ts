@@ -1,5 +1,4 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { bindingWeight } from '../../src/guidance/binding.ts';
 import { GuidanceGraph, type GuidanceGraphSpec } from '../../src/guidance/guidanceGraph.ts';
 import { loadUNet, type UNet2DConditionModel } from '../../src/models/unet/index.ts';
 import {
@@ -27,8 +26,18 @@ beforeAll(async () => {
   unet = await loadUNet(TINY_SD);
 });
 
-function spec(method: GuidanceGraphSpec['method'], objects: number, binding: boolean): GuidanceGraphSpec {
-  return { method, tv: 'official', objects, binding, attentionRes: 16, height: 32, width: 32, keys: 77 };
+function spec(method: GuidanceGraphSpec['method'], objects: number, finerLayers: boolean): GuidanceGraphSpec {
+  return {
+    method,
+    tv: 'official',
+    objects,
+    finerLayers,
+    attentionRes: 16,
+    height: 32,
+    width: 32,
+    keys: 77,
+    scaledInput: false,
+  };
 }
 
 /**
@@ -53,7 +62,13 @@ describe.each(GOLDEN_PROMPTS)('the guidance graph on %s', (key) => {
       const latent = await golden(key, 'init_latent');
       const text = await golden(key, 'prompt_embeds');
       for (const [step, { t, loopIndex }] of Object.entries(STEPS)) {
-        const r = await graph.evaluate(latent, t, text, { objects, attributes }, bindingWeight(loopIndex));
+        const r = await graph.evaluate(
+          latent,
+          t,
+          { encoder_hidden_states: text },
+          { objects, attributes },
+          loopIndex,
+        );
         expectClose([r.loss], await golden(key, `${step}/${c.name}/loss`), 2e-5);
         expectClose(r.gradient, await golden(key, `${step}/${c.name}/grad`), 1.5e-4);
         expect(r.maps.length).toBe(objects.length * 256);

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { bindingWeight } from '../../src/guidance/binding.ts';
 import { gsnPhase } from '../../src/guidance/gsnPhase.ts';
 import { GuidanceGraph } from '../../src/guidance/guidanceGraph.ts';
 import { defaultSettings } from '../../src/guidance/settings.ts';
@@ -76,11 +75,12 @@ for (const prompt of manifest.prompts) {
               method,
               tv: 'official',
               objects: prompt.token_indices.length,
-              binding: binding && prompt.color_indices !== null,
+              finerLayers: binding && prompt.color_indices !== null,
               attentionRes: 16,
               height: 32,
               width: 32,
               keys: 77,
+              scaledInput: false,
             },
             { cacheDir, threads: 1 },
           );
@@ -90,7 +90,7 @@ for (const prompt of manifest.prompts) {
             attributes: prompt.color_indices ?? prompt.token_indices.map(() => 0),
           };
           const evaluate = (latent: Float32Array, i: number) =>
-            graph.evaluate(latent, phase.timestep, text, tokens, bindingWeight(i));
+            graph.evaluate(latent, phase.timestep, { encoder_hidden_states: text }, tokens, i);
           const file = `${prompt.key}_phases`;
           const latentIn = await golden(file, `phase/${name}/${label}/latent_in`);
           const { latent, report } = await gsnPhase(

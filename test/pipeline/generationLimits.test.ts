@@ -12,10 +12,10 @@ const GIB = 1024 ** 3;
 describe('generation limits, the same for the library, the CLI and the studio', () => {
   it('refuses more than 500 steps, everywhere', () => {
     // The CLI accepted 1001 steps while the studio capped at 500; PNDM fails at 1000 (no timestep 1000).
-    expect(() => validateRequest({ prompt: 'x', steps: 1001 }, 512, 512)).toThrow(
+    expect(() => validateRequest({ prompt: 'x', steps: 1001 })).toThrow(
       /steps must be an integer from 1 to 500/,
     );
-    expect(() => validateRequest({ prompt: 'x', steps: 500 }, 512, 512)).not.toThrow();
+    expect(() => validateRequest({ prompt: 'x', steps: 500 })).not.toThrow();
     expect(parseGenerateBody({ prompt: 'x', methods: ['sd'], steps: 500 }).steps).toBe(500);
     expect(() => parseGenerateBody({ prompt: 'x', methods: ['sd'], steps: 501 })).toThrow(
       `steps must be an integer from 1 to ${GENERATION_LIMITS.maxSteps}`,
@@ -23,10 +23,10 @@ describe('generation limits, the same for the library, the CLI and the studio', 
   });
 
   it('refuses sides over 4096 pixels and too many images', () => {
-    expect(() => validateRequest({ prompt: 'x' }, 100000, 512)).toThrow(
+    expect(() => validateRequest({ prompt: 'x', height: 100000, width: 512 })).toThrow(
       /height 100000 is over the 4096-pixel limit/,
     );
-    expect(() => validateRequest({ prompt: 'x', numImages: 65 }, 512, 512)).toThrow(/from 1 to 64, got 65/);
+    expect(() => validateRequest({ prompt: 'x', numImages: 65 })).toThrow(/from 1 to 64, got 65/);
   });
 
   it('estimates the attention scores: 1 GiB for SD 1.5 at 512 px, ×16 per doubled side', () => {
@@ -58,21 +58,13 @@ describe('generation limits, the same for the library, the CLI and the studio', 
 
   it('refuses attribute lists of the wrong length the same way by index and by word', () => {
     expect(() =>
-      validateRequest({ prompt: 'x', tokens: { tokenIndices: [3, 7], attributeIndices: [2] } }, 512, 512),
+      validateRequest({ prompt: 'x', tokens: { tokenIndices: [3, 7], attributeIndices: [2] } }),
     ).toThrow(/there are 1 attribute for 2 objects: give one attribute per object, 0 for none/);
     expect(() =>
-      validateRequest(
-        { prompt: 'x', tokens: { objects: ['dog', 'crown'], attributes: ['purple'] } },
-        512,
-        512,
-      ),
+      validateRequest({ prompt: 'x', tokens: { objects: ['dog', 'crown'], attributes: ['purple'] } }),
     ).toThrow(/there are 1 attribute for 2 objects: give one attribute per object, - for none/);
     expect(() =>
-      validateRequest(
-        { prompt: 'x', tokens: { objects: ['dog', 'crown'], attributeIndices: [2, 0] } },
-        512,
-        512,
-      ),
+      validateRequest({ prompt: 'x', tokens: { objects: ['dog', 'crown'], attributeIndices: [2, 0] } }),
     ).not.toThrow();
   });
 });

@@ -2,6 +2,7 @@
  * What a benchmark report is made from: the run's images with their scores, read once from the store
  * (loadReportInput.ts) so that the summary, the chart and the pages are plain functions of this value.
  */
+import { METHODS, methodLabel as registryLabel } from '../../guidance/methods/index.ts';
 import type { BenchmarkMetric } from '../scoreMetrics.ts';
 
 export interface ReportEntry {
@@ -36,16 +37,14 @@ export interface ReportInput {
   entries: ReportEntry[];
 }
 
-/** How Fig. 5 labels the methods; others keep their own name. */
-const METHOD_LABELS: Record<string, string> = { sd: 'SD', 'attend-excite': 'A&E', 'divide-bind': 'D&B' };
-
+/** How Fig. 5 labels the methods (the registry's short labels); others keep their own name. */
 export function methodLabel(method: string): string {
-  return METHOD_LABELS[method] ?? method;
+  return registryLabel(method, 'short');
 }
 
-/** Plain SD, then A&E, then D&B, then anything else in the order given. */
+/** The registry's order (plain SD, A&E, D&B), then anything else in the order given. */
 export function orderMethods(methods: Iterable<string>): string[] {
-  const known = Object.keys(METHOD_LABELS);
+  const known: readonly string[] = METHODS;
   const unique = [...new Set(methods)];
   const rank = (m: string) => (known.includes(m) ? known.indexOf(m) : known.length + unique.indexOf(m));
   return unique.sort((a, b) => rank(a) - rank(b));

@@ -8,7 +8,7 @@ import { runCoordinator } from '../../benchmark/queueCoordinator.ts';
 import { type RunEvent, runBenchmark } from '../../benchmark/runner.ts';
 import type { BenchmarkSettings } from '../../benchmark/runSettings.ts';
 import { UserError } from '../../errors.ts';
-import type { Method } from '../../pipeline/request.ts';
+import { METHODS, type Method } from '../../guidance/methods/index.ts';
 import type { GenerationSettingOptions } from '../generateOptions.ts';
 import {
   addGsnSettingOptions,
@@ -18,8 +18,6 @@ import {
 } from '../generationOptions.ts';
 import { seedList } from '../optionParsers.ts';
 import { jobProgress } from './jobProgress.ts';
-
-const METHODS: readonly Method[] = ['sd', 'attend-excite', 'divide-bind'];
 
 interface RunCommandOptions extends GenerationSettingOptions {
   set?: string[];
@@ -109,10 +107,11 @@ export function settingsOf(
     methods: options.methods,
     seeds: options.seeds,
     generation: {
-      negativePrompt: options.negativePrompt,
+      // The paper's settings where the options leave them unset: no negative prompt (""), CFG 7.5.
+      negativePrompt: options.negativePrompt ?? '',
       rng: options.rng,
       steps: options.steps,
-      guidanceScale: options.guidance,
+      guidanceScale: options.guidance ?? 7.5,
       height: options.height,
       width: options.width,
       scheduler: options.scheduler,

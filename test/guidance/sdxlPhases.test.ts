@@ -1,0 +1,83 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { GuidanceGraph } from '../../src/guidance/guidanceGraph.ts';
+import type { GuidanceMethod } from '../../src/guidance/settings.ts';
+import { loadUNet, type UNet2DConditionModel } from '../../src/models/unet/index.ts';
+import { sigmaInputDivisor } from '../../src/schedulers/eulerDiscrete.ts';
+import { tempDir } from '../helpers/fixtures.ts';
+import { SDXL, sdxlGolden, TINY_SDXL } from '../helpers/sdxlFixtures.ts';
+import { expectClose } from '../helpers/tensors.ts';
+
+interface PhasePrompt {
+  key: string;
+  token_indices: number[];
+  color_indices: number[] | null;
+  gsn: { phases: Record<string, { loop_index: number; timestep: number; sigma: number }> };
+}
+const manifest = JSON.parse(readFileSync(join(SDXL, 'golden', 'manifest.json'), 'utf8')) as {
+  prompts: PhasePrompt[];
+};
+
+const METHODS: Record<string, { method: GuidanceMethod; binding: boolean }> = {
+  ae: { method: 'attend-excite', binding: false },
+  dnb_tv: { method: 'divide-bind', binding: false },
+  dnb_tv_bind: { method: 'divide-bind', binding: true },
+};
+
+let unet: UNet2DConditionModel;
+beforeAll(async () => {
+  unet = await loadUNet(TINY_SDXL);
+});
+
+/**
+ * One loss evaluation of the guidance graph on SDXL, teacher-forced (fixtures README, "GSN on SDXL"): the loss
+ * pass feeds the UNet z / sqrt(σ² + 1) with the conditional pooled embeddings and time ids and differentiates
+ * with respect to z. Losses 1e-4 relative, gradients 1e-4 of max |grad| (README).
+ */
+describe.each(manifest.prompts)('SDXL guidance graph on $key', (prompt) => {
+  for (const [name, { method, binding }] of Object.entries(METHODS)) {
+    if (binding && !prompt.color_indices) continue;
+    for (const [phase, { loop_index, timestep, sigma }] of Object.entries(prompt.gsn.phases)) {
+      it(`${name} at ${phase}`, async () => {
+        const graph = await GuidanceGraph.compile(
+          unet,
+          {
+            method,
+            tv: 'official',
+            objects: prompt.token_indices.length,
+            finerLayers: binding,
+            attentionRes: 16,
+            height: 64,
+            width: 64,
+            keys: 77,
+            scaledInput: true,
+          },
+          { cacheDir: tempDir(), threads: 1 },
+        );
+        const g = (tensor: string) => sdxlGolden(prompt.key, tensor);
+        const conditioning = {
+          encoder_hidden_states: await g('prompt_embeds'),
+          text_embeds: await g('pooled_prompt_embeds'),
+          time_ids: await g('add_time_ids'),
+        };
+        const tokens = {
+          objects: prompt.token_indices,
+          attributes: binding ? prompt.color_indices! : prompt.token_indices.map(() => 0),
+        };
+        const result = await graph.evaluate(
+          await g(`gsn/${phase}/latent_in`),
+          timestep,
+          conditioning,
+          tokens,
+          loop_index,
+          sigmaInputDivisor(Math.fround(sigma)),
+        );
+        await graph.release();
+        expectClose([result.loss], await g(`gsn/${phase}/${name}/loss`), 1e-4);
+        expectClose(result.gradient, await g(`gsn/${phase}/${name}/grad`), 1e-4);
+        expect(result.maps.length).toBe(prompt.token_indices.length * 256);
+      });
+    }
+  }
+});
