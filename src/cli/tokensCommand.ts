@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
 import { ClipTokenizer } from '../models/clipTokenizer.ts';
 import { formatPromptTokens } from '../prompt/index.ts';
-import { openModel } from '../weights/resolveModel.ts';
+import { openModel, resolveModel } from '../weights/resolveModel.ts';
 
 export function addTokensCommand(program: Command): Command {
   return program
@@ -33,7 +33,13 @@ export function addTokensCommand(program: Command): Command {
  * are opened, and from the Hub none are downloaded.
  */
 export async function tokenizerFolder(model: string, configFrom?: string): Promise<string> {
-  const folder = join((await openModel(model, { components: ['tokenizer'], configFrom })).root, 'tokenizer');
+  // A single-file checkpoint's tokenizer comes from its config source; a folder needs only tokenizer/.
+  const singleFile = (await stat(model).catch(() => undefined))?.isFile();
+  const root =
+    singleFile || configFrom !== undefined
+      ? (await openModel(model, { components: ['tokenizer'], configFrom })).root
+      : await resolveModel(model, { components: ['tokenizer'] });
+  const folder = join(root, 'tokenizer');
   if (!(await stat(folder).catch(() => undefined))?.isDirectory()) {
     throw new UserError(`${model} has no tokenizer/ folder; give a diffusers model folder`);
   }

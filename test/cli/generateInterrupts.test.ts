@@ -91,7 +91,7 @@ describe('dnb generate keeps what is finished when interrupted', () => {
     );
     const seed = Number(/seed: (\d+)/.exec(run.stderr)?.[1]);
     expect(dnb.seed).toBe(seed);
-  }, 240_000);
+  });
 
   it('SIGTERM before the first step: exit 143 and no files', async () => {
     const dir = tempDir('dnb-sigterm-');
@@ -104,7 +104,7 @@ describe('dnb generate keeps what is finished when interrupted', () => {
     expect(run.stdout).toBe('');
     expect(run.stderr).toMatch(/dnb: interrupted by SIGTERM: kept 0 of 2 image\(s\)/);
     expect(await readdir(dir)).toEqual([]);
-  }, 120_000);
+  });
 });
 
 describe('dnb generate stops on NaN instead of writing a black image', () => {
@@ -137,7 +137,7 @@ describe('dnb generate stops on NaN instead of writing a black image', () => {
     ).toHaveLength(1);
     expect(run.stderr).not.toMatch(/\n\s+at /);
     expect((await readdir(dir)).filter((name) => name !== 'cache')).toEqual([]);
-  }, 120_000);
+  });
 
   it('a NaN VAE weight: the decoded image is checked too', async () => {
     const model = await tinyModelWithNaN('vae', 'decoder.conv_out.bias');
@@ -161,5 +161,5 @@ describe('dnb generate stops on NaN instead of writing a black image', () => {
       /^dnb: image 1: the decoded image hold \d+ non-finite value\(s\) \(first: NaN\); stopped/m,
     );
     expect((await readdir(dir)).filter((name) => name !== 'cache')).toEqual([]);
-  }, 120_000);
+  });
 });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GuidanceGraph } from '../../src/guidance/guidanceGraph.ts';
 import type { GuidanceMethod } from '../../src/guidance/settings.ts';
 import { loadUNet, type UNet2DConditionModel } from '../../src/models/unet/index.ts';
@@ -29,6 +29,33 @@ let unet: UNet2DConditionModel;
 beforeAll(async () => {
   unet = await loadUNet(TINY_SDXL);
 });
+const cacheDir = tempDir();
+// One graph per method and token count serves both phases and both prompts.
+const graphs = new Map<string, Promise<GuidanceGraph>>();
+afterAll(async () => {
+  for (const graph of graphs.values()) await (await graph).release();
+});
+
+function graphFor(method: GuidanceMethod, binding: boolean, objects: number): Promise<GuidanceGraph> {
+  const key = `${method} ${binding} ${objects}`;
+  let graph = graphs.get(key);
+  if (!graph) {
+    const spec = {
+      method,
+      tv: 'official',
+      objects,
+      finerLayers: binding,
+      attentionRes: 16,
+      height: 64,
+      width: 64,
+      keys: 77,
+      scaledInput: true,
+    } as const;
+    graph = GuidanceGraph.compile(unet, spec, { cacheDir, threads: 1 });
+    graphs.set(key, graph);
+  }
+  return graph;
+}
 
 /**
  * One loss evaluation of the guidance graph on SDXL, teacher-forced (fixtures README, "GSN on SDXL"): the loss
@@ -40,21 +67,7 @@ describe.each(manifest.prompts)('SDXL guidance graph on $key', (prompt) => {
     if (binding && !prompt.color_indices) continue;
     for (const [phase, { loop_index, timestep, sigma }] of Object.entries(prompt.gsn.phases)) {
       it(`${name} at ${phase}`, async () => {
-        const graph = await GuidanceGraph.compile(
-          unet,
-          {
-            method,
-            tv: 'official',
-            objects: prompt.token_indices.length,
-            finerLayers: binding,
-            attentionRes: 16,
-            height: 64,
-            width: 64,
-            keys: 77,
-            scaledInput: true,
-          },
-          { cacheDir: tempDir(), threads: 1 },
-        );
+        const graph = await graphFor(method, binding, prompt.token_indices.length);
         const g = (tensor: string) => sdxlGolden(prompt.key, tensor);
         const conditioning = {
           encoder_hidden_states: await g('prompt_embeds'),
@@ -73,7 +86,6 @@ describe.each(manifest.prompts)('SDXL guidance graph on $key', (prompt) => {
           loop_index,
           sigmaInputDivisor(Math.fround(sigma)),
         );
-        await graph.release();
         expectClose([result.loss], await g(`gsn/${phase}/${name}/loss`), 1e-4);
         expectClose(result.gradient, await g(`gsn/${phase}/${name}/grad`), 1e-4);
         expect(result.maps.length).toBe(prompt.token_indices.length * 256);

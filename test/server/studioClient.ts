@@ -13,8 +13,9 @@ export interface Studio {
   close(): Promise<void>;
 }
 
-export async function startStudio(): Promise<Studio> {
-  const sd = await StableDiffusion.load(TINY_SD, {
+/** The studio on a model folder (default the tiny SD fixture), over real HTTP on a random port. */
+export async function startStudio(model = TINY_SD): Promise<Studio> {
+  const sd = await StableDiffusion.load(model, {
     cacheDir: join(tempDir('dnb-studio-'), 'cache'),
     threads: 1,
   });
