@@ -309,7 +309,7 @@ async function benchSize(size: number): Promise<Record<string, unknown>> {
     // hashing the graphs, and ONNX Runtime loading them from the graph cache (warmed by the stages above).
     // Each graph's parts come from CompiledGraph.timings; its build is the compile call minus those parts.
     resetPeakMemory();
-    const parts: Record<string, Record<string, number | boolean>> = {};
+    const parts: Record<string, Record<string, number | boolean | string>> = {};
     const timed = async <G>(name: string, compile: () => Promise<G>, of: (g: G) => CompiledGraph) => {
       const [graph, seconds] = await once(compile);
       const t = of(graph).timings;

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -145,6 +145,75 @@ describe('CompiledGraph.compileCached', () => {
     expect(calls.n).toBe(3);
     expect(await run(third)).toEqual([13.5, -2.75]);
     await third.release();
+  });
+});
+
+describe('ONNX Runtime optimised models in keyed entries', () => {
+  const optimizedFiles = (graph: CompiledGraph) =>
+    readdirSync(dirname(graph.path)).filter((f) => f.startsWith('optimized-'));
+
+  it('are saved by the first start and loaded, with optimisation off, by the next, computing the same', async () => {
+    const dir = freshDir('model');
+    const cacheDir = freshDir('cache');
+    const { weights, config, w } = await writeComponent(dir);
+    const key = { files: [weights, config], spec: { layers: 3 } };
+    const { build } = builder(w, 3);
+    const first = await CompiledGraph.compileCached(key, build, { cacheDir, threads: 1 });
+    expect(first.timings.optimized).toBe('saved');
+    // One complete model under its final name, nothing half-written (an initializers file only holds tensors of
+    // 1 KiB or more, so this tiny graph keeps its weights inline).
+    expect(optimizedFiles(first)).toEqual([expect.stringMatching(/^optimized-[0-9a-f]{16}\.onnx$/)]);
+    const second = await CompiledGraph.compileCached(key, build, { cacheDir, threads: 1 });
+    expect(second.timings.optimized).toBe('loaded');
+    expect(await run(second)).toEqual([40.5, -8.25]);
+    expect(await run(first)).toEqual([40.5, -8.25]);
+
+    // Other session options give another optimised model beside the first; opting out uses none.
+    const other = await CompiledGraph.compileCached(key, build, {
+      cacheDir,
+      threads: 1,
+      sessionOptions: { enableCpuMemArena: false },
+    });
+    expect(other.timings.optimized).toBe('saved');
+    expect(optimizedFiles(other).filter((f) => f.endsWith('.onnx'))).toHaveLength(2);
+    const plain = await CompiledGraph.compileCached(key, build, {
+      cacheDir,
+      threads: 1,
+      optimizedModel: false,
+    });
+    expect(plain.timings).toMatchObject({ cached: true, optimized: 'off' });
+    expect(await run(plain)).toEqual([40.5, -8.25]);
+    await Promise.all([first, second, other, plain].map((g) => g.release()));
+  });
+});
+
+describe('ONNX Runtime optimised models with an initializers file', () => {
+  it('keep weights of 1 KiB or more in one file beside the model, which a later start reads', async () => {
+    const dir = freshDir('model');
+    const cacheDir = freshDir('cache');
+    const weights = join(dir, 'model.safetensors');
+    // 32×32 identity × 3: 4 KiB, written out of line by ORT.
+    const data = new Float32Array(32 * 32).map((_, i) => (i % 33 === 0 ? 3 : 0));
+    await writeSafetensors(weights, { w: { dtype: 'F32', shape: [32, 32], data } });
+    const { byteOffset, byteLength } = (await openSafetensors(weights)).tensors.get('w')!;
+    const build = () => {
+      const g = new G.Graph();
+      const w = g.external({ file: weights, byteOffset, byteLength, name: 'w' }, [32, 32], 'float32');
+      return { y: G.matmul(g.input('x', [1, 32]), w) };
+    };
+    const key = { files: [weights], spec: { identity: 32 } };
+    const x = Float32Array.from({ length: 32 }, (_, i) => i);
+    const first = await CompiledGraph.compileCached(key, build, { cacheDir, threads: 1 });
+    expect(first.timings.optimized).toBe('saved');
+    const files = readdirSync(dirname(first.path)).filter((f) => f.startsWith('optimized-'));
+    expect(files).toHaveLength(2);
+    expect(files.filter((f) => /^optimized-[0-9a-f]{16}\.onnx$/.test(f))).toHaveLength(1);
+    expect(files.filter((f) => f.endsWith('.weights'))).toHaveLength(1);
+    const second = await CompiledGraph.compileCached(key, build, { cacheDir, threads: 1 });
+    expect(second.timings.optimized).toBe('loaded');
+    const y = (await second.run({ x })).y.data as Float32Array;
+    expect(Array.from(y)).toEqual(Array.from(x, (v) => 3 * v));
+    await Promise.all([first.release(), second.release()]);
   });
 });
 
