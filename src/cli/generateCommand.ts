@@ -6,6 +6,7 @@ import {
   addModelOption,
   addRuntimeOptions,
   addSamplingOptions,
+  GUIDANCE_OPTIONS_HEADING,
 } from './generationOptions.ts';
 import { integerList, positiveInteger, seed, wordList } from './optionParsers.ts';
 import { runGenerate } from './runGenerate.ts';
@@ -43,7 +44,7 @@ export function addGenerateCommand(program: Command): Command {
     .option('--latents <file>', 'start from the tensor "latents" [N,4,H/8,W/8] of a safetensors file')
     .option('--save-latents <file>', 'write the final latents (before decoding) as tensor "latents"')
     .option('--overwrite', 'replace existing output, latents and trace files (default: refuse)')
-    .optionsGroup('Guidance options (attend-excite, divide-bind; defaults are the official values):')
+    .optionsGroup(GUIDANCE_OPTIONS_HEADING)
     .option(
       '--token-indices <list>',
       'object tokens by index, start token = 0 (see dnb tokens), e.g. 3,7',

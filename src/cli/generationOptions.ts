@@ -4,6 +4,7 @@
  * written once.
  */
 import { type Command, Option } from 'commander';
+import { GUIDANCE_METHODS } from '../guidance/methods/index.ts';
 import { defaultSettings, type GsnSettings } from '../guidance/settings.ts';
 import { DEVICES, setRuntimeLogging } from '../runtime/providers.ts';
 import { SCHEDULER_CLASS_NAMES } from '../schedulers/index.ts';
@@ -16,14 +17,15 @@ import {
   thresholds,
 } from './optionParsers.ts';
 
-const AE = defaultSettings('attend-excite');
-const DNB = defaultSettings('divide-bind');
-
 /** "A&E x; D&B y", or just "x" where the methods agree: the help shows the official values from the code. */
 function officialDefault(show: (settings: GsnSettings) => string): string {
-  const [ae, dnb] = [show(AE), show(DNB)];
-  return ae === dnb ? `default: ${ae}` : `default: A&E ${ae}; D&B ${dnb}`;
+  const shown = GUIDANCE_METHODS.map((method) => [method.shortLabel, show(defaultSettings(method.name))]);
+  if (shown.every(([, value]) => value === shown[0][1])) return `default: ${shown[0][1]}`;
+  return `default: ${shown.map(([label, value]) => `${label} ${value}`).join('; ')}`;
 }
+
+/** The heading of the guidance options, naming the methods they apply to. */
+export const GUIDANCE_OPTIONS_HEADING = `Guidance options (${GUIDANCE_METHODS.map((m) => m.name).join(', ')}; defaults are the official values):`;
 
 const showThresholds = (s: GsnSettings) => [...s.thresholds].map(([i, v]) => `${i}:${v}`).join(',');
 

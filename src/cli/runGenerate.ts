@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { UserError } from '../errors.ts';
-import { isMethod } from '../guidance/methods/index.ts';
+import { GUIDANCE_METHODS, isMethod } from '../guidance/methods/index.ts';
 import type { GenerationPlan } from '../pipeline/plan.ts';
 import { type GenerationRequest, validateRequest } from '../pipeline/request.ts';
 import { type GeneratedImage, StableDiffusion } from '../pipeline/stableDiffusion.ts';
@@ -29,7 +29,9 @@ export async function runGenerate(prompt: string, options: GenerateOptions): Pro
   const guided = options.method !== 'sd';
   const unused = unusedGuidanceOptions(options);
   if (options.trace !== undefined && !guided) {
-    throw new UserError('--trace records the guidance: use it with --method attend-excite or divide-bind');
+    throw new UserError(
+      `--trace records the guidance: use it with --method ${GUIDANCE_METHODS.map((m) => m.name).join(' or ')}`,
+    );
   }
   if (unused.length > 0) log(`dnb: warning: ${unused.join(', ')} do nothing with --method sd`);
 

@@ -16,7 +16,7 @@ async function savedLatents(path: string): Promise<Float32Array> {
 
 /**
  * `dnb generate` on the tiny SDXL folder, with the flags of the fixtures' CLI specs (sdxl/cli/*.json): final
- * latents within 1e-4 of max |ref| (README; the library tests measure the same runs).
+ * latents within 1e-5 of max |ref| (measured ≤ 9e-7 through the library, test/pipeline/sdxlRuns.test.ts).
  */
 describe('dnb generate on SDXL', () => {
   it('runs plain SDXL with micro-conditioning and records it in the PNG', async () => {
@@ -44,7 +44,7 @@ describe('dnb generate on SDXL', () => {
     expectClose(
       await savedLatents(saved),
       await sdxlGolden('red_book_yellow_vase', 'gen_microcond/final_latents'),
-      1e-4,
+      1e-5,
     );
     const chunks = readPngTextChunks(await readFile(out));
     const dnb = JSON.parse(chunks.find((c) => c.keyword === 'dnb')!.text);
@@ -85,7 +85,7 @@ describe('dnb generate on SDXL', () => {
     expect(run.code).toBe(0);
     expect(run.stderr).toContain('tokens: objects: 3 book, 7 vase; attributes: 2 red, 6 yellow');
     const expected = await sdxlGolden('red_book_yellow_vase_stable', 'stable/dnb_tv_bind/final_latents');
-    expectClose(await savedLatents(saved), expected, 1e-4);
+    expectClose(await savedLatents(saved), expected, 1e-5);
   });
 
   it('warns that micro-conditioning does nothing on an SD 1.x model', async () => {

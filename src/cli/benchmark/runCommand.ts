@@ -15,6 +15,7 @@ import {
   addModelOption,
   addRuntimeOptions,
   addSamplingOptions,
+  GUIDANCE_OPTIONS_HEADING,
 } from '../generationOptions.ts';
 import { seedList } from '../optionParsers.ts';
 import { jobProgress } from './jobProgress.ts';
@@ -62,7 +63,7 @@ export function addBenchmarkRunCommand(benchmark: Command): Command {
     )
     .addOption(new Option('--prompts <file.json>', 'a prompt-set file instead of --set').conflicts('set'))
     .addOption(
-      new Option('--methods <list>', 'sd, attend-excite, divide-bind (comma-separated)')
+      new Option('--methods <list>', `${METHODS.join(', ')} (comma-separated)`)
         .argParser(methodList)
         .default([...METHODS], METHODS.join(',')),
     )
@@ -81,7 +82,7 @@ export function addBenchmarkRunCommand(benchmark: Command): Command {
     .option('--queue-name <name>', 'the BullMQ queue name (workers must use the same)', 'dnb-benchmark');
   command.optionsGroup('Generation options (as dnb generate):');
   addSamplingOptions(command);
-  command.optionsGroup('Guidance options (attend-excite, divide-bind; defaults are the official values):');
+  command.optionsGroup(GUIDANCE_OPTIONS_HEADING);
   addGsnSettingOptions(command);
   return addRuntimeOptions(command)
     .addHelpText('after', EXAMPLES)
