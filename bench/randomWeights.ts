@@ -73,7 +73,8 @@ function seedState(name: string, seed: number): number {
 
 /**
  * Tensors to write for `shapes`, generated lazily one at a time, as fp32 or fp16. fp16 is the fp32 values rounded
- * (so SD's .fp16 files match its fp32 ones), or with `direct` `randomHalfTensor`'s faster draw (SDXL, fp16 only).
+ * (so SD's .fp16 files match its fp32 ones), or with `direct` `randomHalfTensor`'s faster draw (SDXL; fp32 is
+ * `randomTensor` either way).
  */
 export function randomTensors(
   shapes: ReadonlyMap<string, readonly number[]>,

@@ -235,7 +235,9 @@ async function benchSize(size: number): Promise<Record<string, unknown>> {
     out.text = { ...text, note: 'two encodings (prompt and negative prompt) per timing' };
   }
 
-  const unet = await loadUNet(root, { ...variant, dtype: unetDtype });
+  // SDXL's float32 UNet reads the fp32 file: from the fp16 one ONNX Runtime would hold both copies.
+  const unetVariant = sdxl && unetDtype === 'float32' ? {} : variant;
+  const unet = await loadUNet(root, { ...unetVariant, dtype: unetDtype });
   // SDXL's added conditioning: the pooled embeddings and the default micro-conditioning, both halves of the batch.
   const timeIds = sdxlTimeIds(size);
   const added = (batch: 1 | 2) => ({

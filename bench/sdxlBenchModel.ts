@@ -70,7 +70,8 @@ function componentTensors(): Record<Component, Map<string, readonly number[]>> {
 /**
  * Writes (once) a diffusers StableDiffusionXLPipeline folder with SDXL base 1.0's configs, tiny-sdxl's two
  * tokenizers and seeded random weights under `<cacheDir>/bench/`, and returns its path. The weights are fp16 files
- * only (`*.fp16.safetensors`, load them with variant `fp16`): 3.5 G parameters are 7 GB there, 14 GB in fp32.
+ * (`*.fp16.safetensors`, load them with variant `fp16`: 3.5 G parameters are 7 GB there, 14 GB in fp32), and the
+ * UNet's also in fp32 (10.3 GB) for a float32 UNet.
  * A marker file written last says the folder is complete.
  */
 export async function sdxlBenchModel(
@@ -78,7 +79,7 @@ export async function sdxlBenchModel(
   { seed = 0, log = console.log }: { seed?: number; log?: (s: string) => void },
 ): Promise<string> {
   const root = join(cacheDir, 'bench', `sdxl-random-${seed}`);
-  const marker = join(root, '.complete-fp16');
+  const marker = join(root, '.complete');
   if (await stat(marker).catch(() => null)) return root;
   log(`writing SDXL-shaped random fp16 weights to ${root} (once)…`);
   const json = (path: string, value: unknown) =>
@@ -96,18 +97,24 @@ export async function sdxlBenchModel(
     }
   }
   for (const [component, shapes] of Object.entries(componentTensors())) {
-    const name = `${COMPONENTS[component as Component].file}.${SDXL_BENCH_VARIANT}.safetensors`;
-    const path = join(root, component, name);
-    if (await stat(path).catch(() => null)) continue;
-    const started = performance.now();
-    await writeSafetensors(path, randomTensors(shapes, seed, 'F16', { direct: true }), {
-      metadata: { format: 'pt' },
-    });
-    const parameters = [...shapes.values()].reduce((n, shape) => n + shape.reduce((a, b) => a * b, 1), 0);
-    log(
-      `  ${component}/${name}: ${shapes.size} tensors, ${(parameters / 1e9).toFixed(3)} G parameters in ` +
-        `${((performance.now() - started) / 1000).toFixed(1)} s`,
-    );
+    const base = COMPONENTS[component as Component].file;
+    const files: ['F32' | 'F16', string][] = [['F16', `${base}.${SDXL_BENCH_VARIANT}.safetensors`]];
+    // The UNet also in fp32 (as the real repository has it), for a float32 UNet: ONNX Runtime holds a cast fp16
+    // initializer in fp32 beside its fp16 original (measured 16 GiB of RSS for the batch-2 UNet at 512 px).
+    if (component === 'unet') files.push(['F32', `${base}.safetensors`]);
+    for (const [dtype, name] of files) {
+      const path = join(root, component, name);
+      if (await stat(path).catch(() => null)) continue;
+      const started = performance.now();
+      await writeSafetensors(path, randomTensors(shapes, seed, dtype, { direct: true }), {
+        metadata: { format: 'pt' },
+      });
+      const parameters = [...shapes.values()].reduce((n, shape) => n + shape.reduce((a, b) => a * b, 1), 0);
+      log(
+        `  ${component}/${name}: ${shapes.size} tensors, ${(parameters / 1e9).toFixed(3)} G parameters in ` +
+          `${((performance.now() - started) / 1000).toFixed(1)} s`,
+      );
+    }
   }
   await writeFile(marker, `${new Date().toISOString()}\n`);
   return root;
