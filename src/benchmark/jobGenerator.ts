@@ -3,13 +3,10 @@
  * and the queue worker take it as a parameter, so their logic is tested with a fake and run with the model.
  */
 import { hostname } from 'node:os';
-import { imageTextChunks } from '../cli/imageMetadata.ts';
+import { describePlan, imageTextChunks } from '../cli/imageMetadata.ts';
 import { encodePng } from '../cli/writePng.ts';
-import { defaultSettings, type GsnSettings } from '../guidance/settings.ts';
 import { type LoadOptions, StableDiffusion } from '../pipeline/stableDiffusion.ts';
 import type { GuidanceTrace } from '../pipeline/trace.ts';
-import { selectTokens } from '../prompt/index.ts';
-import { kindOfClassName } from '../schedulers/index.ts';
 import { withJobRecord } from './jobImage.ts';
 import { type JobDescription, jobRequest } from './jobs.ts';
 import type { JobTimings, TraceStepSummary } from './store.ts';
@@ -54,6 +51,8 @@ export async function loadModelGenerator(
   options: Omit<LoadOptions, 'dtype'> & { dtype: 'fp32' | 'fp16' },
 ): Promise<LoadedGenerator> {
   const sd = await StableDiffusion.load(model, {
+    // A run alternates the guided methods job by job: both their graphs stay open.
+    keepWarm: 2,
     ...options,
     dtype: options.dtype === 'fp16' ? 'float16' : 'float32',
   });
@@ -63,39 +62,16 @@ export async function loadModelGenerator(
 export function modelJobGenerator(sd: StableDiffusion, worker = workerName()): JobGenerator {
   return async (job) => {
     const started = performance.now();
-    const request = jobRequest(job);
+    const plan = sd.plan(jobRequest(job));
     let denoised = started;
-    const result = await sd.generate({
-      ...request,
+    const result = await sd.run(plan, {
       onProgress: (event) => {
         if (event.loopIndex + 1 === event.total) denoised = performance.now();
       },
     });
     const generated = performance.now();
     const image = result.images[0];
-    const g = job.settings.generation;
-    const method = job.key.method;
-    const settings: GsnSettings | null =
-      method === 'sd' ? null : { ...defaultSettings(method), ...request.gsn };
-    const [height, width] = [g.height ?? sd.defaultSize[0], g.width ?? sd.defaultSize[1]];
-    const texts = imageTextChunks({
-      prompt: request.prompt,
-      negativePrompt: g.negativePrompt,
-      method,
-      model: job.settings.model,
-      steps: g.steps,
-      guidanceScale: g.guidanceScale,
-      scheduler: g.scheduler ?? kindOfClassName(sd.schedulerConfig['_class_name']),
-      karras: g.karras,
-      height,
-      width,
-      seed: job.key.seed,
-      rng: g.rng,
-      imageIndex: 0,
-      imageCount: 1,
-      tokens: settings ? selectTokens(sd.tokenizer, request.prompt, request.tokens) : null,
-      settings,
-    });
+    const texts = imageTextChunks(describePlan(plan, { model: job.settings.model, imageIndex: 0 }));
     const png = await encodePng(image.rgb, texts);
     const done = performance.now();
     const timings: JobTimings = {

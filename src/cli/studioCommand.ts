@@ -19,6 +19,7 @@ interface StudioOptions {
   token?: string | true;
   cacheDir?: string;
   configFrom?: string;
+  keepWarm: number;
   threads?: number;
   device: Device;
 }
@@ -60,6 +61,12 @@ export function addStudioCommand(program: Command): Command {
         '--token [token]',
         'API calls need this token (the page gets it from the address printed at start); required with a ' +
           '--host other than loopback; alone, a random one is generated',
+      )
+      .option(
+        '--keep-warm <n>',
+        'guidance graphs kept open between generations, so the next starts at once (each holds a UNet; 0: none)',
+        nonNegativeInteger,
+        2,
       )
       .option('--threads <n>', "ONNX Runtime's intra-op threads (default: all cores)", positiveInteger)
       .option(
@@ -127,6 +134,7 @@ async function runStudio(options: StudioOptions): Promise<void> {
     try {
       sd = await StableDiffusion.load(options.model, {
         configFrom: options.configFrom,
+        keepWarm: options.keepWarm,
         cacheDir: options.cacheDir,
         threads: options.threads,
         device: options.device,

@@ -32,6 +32,12 @@ export interface LoadOptions extends RuntimeOptions, Omit<OpenModelOptions, 'cac
    * the text encoders and the VAE always compute in float32 (SD's VAE overflows in half precision).
    */
   dtype?: UNetDtype;
+  /**
+   * Guidance graphs kept open after their generation (default 0: released at once, as one-shot runs want).
+   * A long-running process (the studio, the benchmark runner) keeps its recent ones, so the next generation with
+   * the same method and size starts at once; each holds a UNet's weights and working memory.
+   */
+  keepWarm?: number;
 }
 
 export interface GeneratedImage {
@@ -66,6 +72,7 @@ export class StableDiffusion {
     private readonly model: LoadedFamilyModel,
     private readonly runtime: RuntimeOptions,
     private readonly unetDtype: UNetDtype,
+    private readonly keepWarm: number,
   ) {}
 
   /**
@@ -73,12 +80,12 @@ export class StableDiffusion {
    * into the standard cache) or a single-file `.safetensors` checkpoint, and loads it with its family.
    */
   static async load(model: string, options: LoadOptions = {}): Promise<StableDiffusion> {
-    const { variant, dtype = 'float32', device, threads, cacheDir, ...hub } = options;
+    const { variant, dtype = 'float32', device, threads, cacheDir, keepWarm = 0, ...hub } = options;
     const folder = await openModel(model, { ...hub, variant });
     const family = familyOf(folder);
     const runtime = { device, threads, cacheDir };
     const loaded = await family.load(folder, { variant, dtype, runtime });
-    return new StableDiffusion(folder.checkpoint ?? folder.root, loaded, runtime, dtype);
+    return new StableDiffusion(folder.checkpoint ?? folder.root, loaded, runtime, dtype, keepWarm);
   }
 
   get family(): ModelFamily {
@@ -232,7 +239,7 @@ export class StableDiffusion {
 
   private guidanceGraph(plan: GenerationPlan, h: number, w: number): GuidanceLease {
     const { settings, tokens, finerLayers } = plan.guidance!;
-    this.guidancePool ??= new GuidanceGraphPool(this.unet, this.runtime);
+    this.guidancePool ??= new GuidanceGraphPool(this.unet, this.runtime, this.keepWarm);
     return this.guidancePool.acquire({
       method: settings.method,
       tv: settings.tv,

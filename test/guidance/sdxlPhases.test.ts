@@ -60,7 +60,8 @@ function graphFor(method: GuidanceMethod, binding: boolean, objects: number): Pr
 /**
  * One loss evaluation of the guidance graph on SDXL, teacher-forced (fixtures README, "GSN on SDXL"): the loss
  * pass feeds the UNet z / sqrt(σ² + 1) with the conditional pooled embeddings and time ids and differentiates
- * with respect to z. Losses 1e-4 relative, gradients 1e-4 of max |grad| (README).
+ * with respect to z. Losses within 1e-5 relative (measured ≤ 9.6e-7), gradients 4e-5 of max |grad| (measured
+ * ≤ 3.5e-6); the README suggests 1e-4 for both.
  */
 describe.each(manifest.prompts)('SDXL guidance graph on $key', (prompt) => {
   for (const [name, { method, binding }] of Object.entries(METHODS)) {
@@ -86,8 +87,8 @@ describe.each(manifest.prompts)('SDXL guidance graph on $key', (prompt) => {
           loop_index,
           sigmaInputDivisor(Math.fround(sigma)),
         );
-        expectClose([result.loss], await g(`gsn/${phase}/${name}/loss`), 1e-4);
-        expectClose(result.gradient, await g(`gsn/${phase}/${name}/grad`), 1e-4);
+        expectClose([result.loss], await g(`gsn/${phase}/${name}/loss`), 1e-5);
+        expectClose(result.gradient, await g(`gsn/${phase}/${name}/grad`), 4e-5);
         expect(result.maps.length).toBe(prompt.token_indices.length * 256);
       });
     }
