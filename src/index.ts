@@ -8,6 +8,14 @@ export { UserError } from './errors.ts';
 /** The symbolic graph builder, its ops, reverse-mode differentiation and ONNX serialisation. */
 export * as graph from './graph/index.ts';
 export type { PhaseReport, RefinementReport } from './guidance/gsnPhase.ts';
+/** The guidance-method registry: one definition per method (A&E, D&B); plain SD is `Method` 'sd'. */
+export {
+  GUIDANCE_METHODS,
+  type GuidanceMethodDefinition,
+  guidanceMethod,
+  METHODS,
+  methodLabel,
+} from './guidance/methods/index.ts';
 export {
   defaultSettings,
   type GsnSettings,
@@ -28,7 +36,11 @@ export * as textEncoder from './models/textEncoder/index.ts';
 export * as unet from './models/unet/index.ts';
 export type { Rgb8Image } from './models/vae/index.ts';
 export * as vae from './models/vae/index.ts';
-export type { GenerationRequest, Method, ProgressEvent } from './pipeline/request.ts';
+/** The model-family registry (SD 1.x/2.x, SDXL) and SDXL's micro-conditioning. */
+export { familyOf, MODEL_FAMILIES, type ModelFamily } from './pipeline/families/index.ts';
+export type { MicroConditioning } from './pipeline/families/microConditioning.ts';
+export { type GenerationPlan, type PlannedGuidance, planWarnings } from './pipeline/plan.ts';
+export type { GenerationHooks, GenerationRequest, Method, ProgressEvent } from './pipeline/request.ts';
 export {
   type GeneratedImage,
   type GenerationResult,
@@ -53,7 +65,7 @@ export {
   TorchCudaGenerator,
 } from './random/index.ts';
 export { cacheModel, defaultCacheDir } from './runtime/cache.ts';
-export { DEVICES, type Device, parseDevice } from './runtime/providers.ts';
+export { DEVICES, type Device, parseDevice, setRuntimeLogging } from './runtime/providers.ts';
 export { CompiledGraph, type HostTensor, hostZeros, type RuntimeOptions } from './runtime/session.ts';
 export {
   type CreateSchedulerOptions,
@@ -62,6 +74,7 @@ export {
   type SchedulerKind,
 } from './schedulers/index.ts';
 export { openPytorchCheckpoint } from './weights/pytorchCheckpoint.ts';
+export { type OpenModelOptions, openModel } from './weights/resolveModel.ts';
 export {
   type ResolveTransformersModelOptions,
   resolveTransformersModel,

@@ -10,7 +10,7 @@ import type { ClipTokenizer } from '../models/clipTokenizer.ts';
 import type { UNetConfig } from '../models/unet/index.ts';
 import { selectTokens, type TokenSelection } from '../prompt/index.ts';
 import type { RandomDevice, Seed } from '../random/index.ts';
-import { kindOfClassName, type SchedulerKind } from '../schedulers/index.ts';
+import { createScheduler, kindOfClassName, type SchedulerKind } from '../schedulers/index.ts';
 import type { RawSchedulerConfig } from '../schedulers/schedulerConfig.ts';
 import { defaultAttentionRes } from './attentionResolution.ts';
 import { type MicroConditioning, resolveMicroConditioning } from './families/microConditioning.ts';
@@ -97,6 +97,8 @@ export function planGeneration(given: GenerationRequest, model: PlanningModel): 
   }
 
   const scheduler = request.scheduler ?? kindOfClassName(model.schedulerConfig['_class_name']);
+  const steps = request.steps ?? 50;
+  checkSchedulerOptions(model.schedulerConfig, scheduler, steps, request.karras);
   const seedDrawn = !request.latents && request.seed === undefined;
   const seed = request.latents ? (request.seed ?? null) : (request.seed ?? drawSeed());
   if (scheduler === 'euler-a' && seed === null) {
@@ -105,11 +107,14 @@ export function planGeneration(given: GenerationRequest, model: PlanningModel): 
     );
   }
 
-  for (const text of [request.prompt, request.negativePrompt]) {
+  for (const [name, text] of [
+    ['prompt', request.prompt],
+    ['negative prompt', request.negativePrompt],
+  ] as const) {
     const truncated = text === undefined ? undefined : model.tokenizer.encode(text).truncated;
     if (truncated) {
       warnings.push(
-        `the prompt is ${truncated.untruncatedLength} tokens, longer than ${model.tokenizer.modelMaxLength}; ` +
+        `the ${name} is ${truncated.untruncatedLength} tokens, longer than ${model.tokenizer.modelMaxLength}; ` +
           `dropped: "${truncated.droppedText}"`,
       );
     }
@@ -123,7 +128,7 @@ export function planGeneration(given: GenerationRequest, model: PlanningModel): 
     height,
     width,
     latentShape,
-    steps: request.steps ?? 50,
+    steps,
     guidanceScale: request.guidanceScale ?? model.family.defaultGuidanceScale,
     guidanceRescale: request.guidanceRescale ?? 0,
     scheduler,
@@ -138,6 +143,26 @@ export function planGeneration(given: GenerationRequest, model: PlanningModel): 
     dropped,
     warnings,
   };
+}
+
+/**
+ * Builds the run's scheduler once, unused, so that options it refuses (Karras sigmas with PNDM, a config it
+ * cannot read) fail before any UNet pass rather than at the first image.
+ */
+function checkSchedulerOptions(
+  config: RawSchedulerConfig,
+  kind: SchedulerKind,
+  steps: number,
+  karras: boolean | undefined,
+): void {
+  createScheduler(config, {
+    kind,
+    numInferenceSteps: steps,
+    karras,
+    randn: () => {
+      throw new Error('the check draws no noise');
+    },
+  });
 }
 
 /** The given size, or the UNet's sample_size × the VAE factor. */
