@@ -99,8 +99,9 @@ export async function sdxlBenchModel(
   for (const [component, shapes] of Object.entries(componentTensors())) {
     const base = COMPONENTS[component as Component].file;
     const files: ['F32' | 'F16', string][] = [['F16', `${base}.${SDXL_BENCH_VARIANT}.safetensors`]];
-    // The UNet also in fp32 (as the real repository has it), for a float32 UNet: ONNX Runtime holds a cast fp16
-    // initializer in fp32 beside its fp16 original (measured 16 GiB of RSS for the batch-2 UNet at 512 px).
+    // The UNet also in fp32 (as the real repository has it), for a float32 UNet: from the fp16 file ONNX Runtime
+    // keeps the fp16 originals beside the fp32 weights it casts (a float16 UNet held 16 GiB of RSS for the batch-2
+    // step at 512 px; a float32 one was stopped at 4 GiB of free memory).
     if (component === 'unet') files.push(['F32', `${base}.safetensors`]);
     for (const [dtype, name] of files) {
       const path = join(root, component, name);
