@@ -74,19 +74,57 @@ export interface GraphKey {
   readonly spec: unknown;
 }
 
+/** Where a keyed graph lives, and which earlier entries it replaces. */
+export interface KeyedEntry {
+  /** `<cacheDir>/graphs/k-<hash>`. */
+  readonly folder: string;
+  /**
+   * A hash of the key without what changes over time (the code version, the files' sizes and modification
+   * times): entries with the same lineage are older builds of the same graph, superseded by this one.
+   */
+  readonly lineage: string;
+}
+
 /**
- * The cache folder of a keyed graph: `<cacheDir>/graphs/k-<hash>`, the hash of the graph's name, the key's
- * spec, its files' identities and the code version (a hash of this package's code), so an upgrade or a local
- * edit of the model builders never reuses a graph built by other code.
+ * The cache folder of a keyed graph: the hash of the graph's name, the key's spec, its files' identities and the
+ * code version (a hash of this package's code), so an upgrade or a local edit of the model builders never reuses
+ * a graph built by other code.
  */
-export async function keyedEntryFolder(name: string, key: GraphKey, cacheDir: string): Promise<string> {
-  const hash = createHash('sha256').update(`${await codeVersion()}\0${name}\0${canonicalJson(key.spec)}`);
+export async function keyedEntry(name: string, key: GraphKey, cacheDir: string): Promise<KeyedEntry> {
+  const what = `${name}\0${canonicalJson(key.spec)}`;
+  const hash = createHash('sha256').update(`${await codeVersion()}\0${what}`);
+  const lineage = createHash('sha256').update(what);
   for (const file of key.files) {
     const real = await realpath(file);
     const info = await stat(real);
     hash.update(`\0${real}\0${info.size}\0${info.mtimeMs}`);
+    lineage.update(`\0${real}`);
   }
-  return join(cacheDir, 'graphs', `k-${hash.digest('hex').slice(0, 32)}`);
+  return {
+    folder: join(cacheDir, 'graphs', `k-${hash.digest('hex').slice(0, 32)}`),
+    lineage: lineage.digest('hex').slice(0, 32),
+  };
+}
+
+/**
+ * Removes the keyed entries of `lineage` other than `keep`: builds of the same graph by older code or from
+ * older weight files, which no start will ask for again. Each holds a compiled model and, with ORT's optimised
+ * model, a transformed copy of its weights (gigabytes for a UNet), so without this every edit or upgrade would
+ * leave one behind. A process still running on an old entry keeps working: its files stay open until it ends.
+ */
+export async function removeSupersededEntries(
+  cacheDir: string,
+  lineage: string,
+  keep: string,
+  lineageOf: (folder: string) => Promise<string | undefined>,
+): Promise<void> {
+  const graphs = join(cacheDir, 'graphs');
+  const names = await readdir(graphs).catch(() => [] as string[]);
+  for (const name of names) {
+    const folder = join(graphs, name);
+    if (!name.startsWith('k-') || name.endsWith('.tmp') || folder === keep) continue;
+    if ((await lineageOf(folder)) === lineage) await rm(folder, { recursive: true, force: true });
+  }
 }
 
 /** The code files this module is part of (src/ in a checkout, dist/ in the package), read once per process. */

@@ -8,7 +8,14 @@ import { countFlops, type FlopCount } from '../graph/flops.ts';
 import type { Value } from '../graph/graph.ts';
 import { serialize } from '../graph/onnx.ts';
 import { formatShape, type Shape, sameShape, sizeOf } from '../graph/shape.ts';
-import { cacheModel, defaultCacheDir, type GraphKey, keyedEntryFolder, writeEntry } from './cache.ts';
+import {
+  cacheModel,
+  defaultCacheDir,
+  type GraphKey,
+  keyedEntry,
+  removeSupersededEntries,
+  writeEntry,
+} from './cache.ts';
 import { createOptimizedSession, type OptimizedModelUse } from './optimizedModel.ts';
 import { type Device, providerUnavailable, sessionLogSeverity } from './providers.ts';
 import { flushesSubnormals } from './subnormals.ts';
@@ -58,6 +65,8 @@ interface GraphManifest {
   readonly flops: FlopCount;
   /** Link name in the entry folder → the weights file it was linked from (checked on a warm start). */
   readonly externalFiles: Readonly<Record<string, string>>;
+  /** The key without code version and file times (`KeyedEntry.lineage`), to find superseded entries. */
+  readonly lineage: string;
 }
 
 /** Seconds each start-up part took for one graph; parts a warm start skips are 0. */
@@ -149,7 +158,7 @@ export class CompiledGraph {
     const { cacheDir = defaultCacheDir() } = runtime;
     const seconds = (a: number, b: number) => (b - a) / 1000;
     const t0 = performance.now();
-    const folder = await keyedEntryFolder(name, key, cacheDir);
+    const { folder, lineage } = await keyedEntry(name, key, cacheDir);
     const path = join(folder, 'model.onnx');
     let manifest = await readManifest(folder);
     const t1 = performance.now();
@@ -171,9 +180,17 @@ export class CompiledGraph {
         outputs: Object.entries(outputs).map(([n, v]) => ({ name: n, shape: v.shape, dtype: v.dtype })),
         flops: countFlops(Object.values(outputs)),
         externalFiles: Object.fromEntries(model.externalFiles),
+        lineage,
       };
       const t3 = performance.now();
       await writeEntry(folder, model, cacheDir, { [MANIFEST]: `${JSON.stringify(manifest)}\n` });
+      await removeSupersededEntries(cacheDir, lineage, folder, async (other) => {
+        try {
+          return (JSON.parse(await readFile(join(other, MANIFEST), 'utf8')) as GraphManifest).lineage;
+        } catch {
+          return undefined; // not a keyed entry's manifest, or one being replaced: leave it
+        }
+      });
       [buildS, serializeS, cacheS] = [seconds(t1, t2), seconds(t2, t3), seconds(t3, performance.now())];
     }
     const t4 = performance.now();

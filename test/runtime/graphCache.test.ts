@@ -1,4 +1,13 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -106,6 +115,13 @@ describe('CompiledGraph.compileCached', () => {
     const editedConfig = await compile({ layers: 1, size: 3 });
     expect(editedConfig.timings.cached).toBe(false);
     expect(editedConfig.path).not.toBe(a.path);
+    // It supersedes the entry of the old config only; other specs and names keep theirs.
+    expect([a, twoLayers, otherName, editedConfig].map((g) => existsSync(g.path))).toEqual([
+      false,
+      true,
+      true,
+      true,
+    ]);
     await Promise.all([a, sameFields, twoLayers, otherName, editedConfig].map((g) => g.release()));
   });
 
@@ -121,6 +137,9 @@ describe('CompiledGraph.compileCached', () => {
     const second = await CompiledGraph.compileCached(key, builder(w).build, { cacheDir, threads: 1 });
     expect(second.timings.cached).toBe(false);
     expect(await run(second)).toEqual([27, -5.5]);
+    // The entry built from the old file is superseded and removed (the first session keeps running on it).
+    expect(existsSync(dirname(first.path))).toBe(false);
+    expect(await run(first)).toEqual([13.5, -2.75]);
     await Promise.all([first.release(), second.release()]);
   });
 
