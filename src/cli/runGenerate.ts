@@ -6,6 +6,7 @@ import { type GenerationRequest, validateRequest } from '../pipeline/request.ts'
 import { type GeneratedImage, StableDiffusion } from '../pipeline/stableDiffusion.ts';
 import type { GuidanceTrace } from '../pipeline/trace.ts';
 import { formatSelectionOptions, formatTokenSelection, type TokenSelection } from '../prompt/index.ts';
+import { assertProviderLoadable } from '../runtime/providers.ts';
 import {
   type GenerateOptions,
   gsnOverrides,
@@ -40,6 +41,7 @@ export async function runGenerate(prompt: string, options: GenerateOptions): Pro
   // What needs no model is checked now; the model's defaults are planning's, after the load.
   const request = generationRequest(prompt, options, count, latents);
   validateRequest(request);
+  if (options.device) assertProviderLoadable(options.device);
 
   const imagePaths = numberedPaths(options.out, count);
   const tracePaths = options.trace !== undefined ? numberedPaths(options.trace, count) : [];

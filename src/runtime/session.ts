@@ -17,7 +17,7 @@ import {
   writeEntry,
 } from './cache.ts';
 import { createOptimizedSession, type OptimizedModelUse } from './optimizedModel.ts';
-import { type Device, providerUnavailable, sessionLogSeverity } from './providers.ts';
+import { assertProviderLoadable, type Device, providerUnavailable, sessionLogSeverity } from './providers.ts';
 import { flushesSubnormals } from './subnormals.ts';
 
 /** A tensor on the JavaScript side: its data (half floats as raw Uint16 bits) and shape. */
@@ -307,6 +307,8 @@ async function createSession(
   options = sessionOptionsFor(runtime),
 ): Promise<ort.InferenceSession> {
   const device = runtime.device ?? 'cpu';
+  // Refused before Dawn starts where it cannot work, so its native warnings never print (providers.ts).
+  assertProviderLoadable(device);
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(path, options);

@@ -44,3 +44,30 @@ describe.skipIf(existsSync(CUDA_PROVIDER))('a device that is not installed', () 
     expect(lines.at(-1)).toMatch(/^dnb: the cuda execution provider is not available here/);
   }, 60_000);
 });
+
+const VULKAN_LOADER = [
+  '/usr/lib/x86_64-linux-gnu/libvulkan.so.1',
+  '/usr/lib/libvulkan.so.1',
+  '/lib/libvulkan.so.1',
+];
+
+describe.skipIf(process.platform !== 'linux' || VULKAN_LOADER.some((path) => existsSync(path)))(
+  'webgpu without a Vulkan loader',
+  () => {
+    it('is refused in one dnb: line before the model loads, with none of Dawn’s own warnings', async () => {
+      const dir = tempDir('dnb-webgpu-');
+      // biome-ignore format: one option per line reads better
+      const run = await runDnb([
+        'generate', 'a purple dog',
+        '--model', TINY_SD,
+        '--device', 'webgpu',
+        '--seed', '1',
+        '--out', join(dir, 'a.png'),
+      ]);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(
+        /^dnb: the webgpu execution provider is not available here \(libvulkan\.so\.1[^\n]*\n$/,
+      );
+    });
+  },
+);
