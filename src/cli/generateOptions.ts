@@ -43,6 +43,8 @@ export interface GenerationSettingOptions {
   threads?: number;
   variant?: string;
   cacheDir?: string;
+  /** false with --no-optimized-cache. */
+  optimizedCache?: boolean;
 }
 
 export interface GenerateOptions extends GenerationSettingOptions {

@@ -145,6 +145,10 @@ export function addRuntimeOptions(command: Command): Command {
       '--cache-dir <dir>',
       'where compiled graphs are cached (default: $DNB_CACHE_DIR or ~/.cache/divide-and-bind)',
     )
+    .option(
+      '--no-optimized-cache',
+      "cache only the graphs, not ONNX Runtime's optimised copies of them (about the UNet's size each); every start then optimises again",
+    )
     .option('--verbose', "show ONNX Runtime's own warnings and errors (quiet by default)")
     .on('option:verbose', () => setRuntimeLogging(true));
 }

@@ -132,6 +132,7 @@ async function generateImages(
     dtype: options.dtype === 'fp16' ? 'float16' : 'float32',
     threads: options.threads,
     cacheDir: options.cacheDir,
+    optimizedModel: options.optimizedCache,
   });
   try {
     const request = { ...given };

@@ -62,63 +62,15 @@ export class GuidanceGraph {
     spec: GuidanceGraphSpec,
     runtime: RuntimeOptions = {},
   ): Promise<GuidanceGraph> {
-    const g = new G.Graph();
-    const inputs = unet.declareInputs(g, {
-      batch: 1,
-      height: spec.height,
-      width: spec.width,
-      keys: spec.keys,
-    });
-    const used = (layer: { kind: string; resolution: readonly [number, number] }) =>
-      layer.kind === 'cross' &&
-      (layer.resolution[0] === spec.attentionRes ||
-        (spec.finerLayers && layer.resolution[0] > spec.attentionRes));
-    const latent = inputs.sample;
-    const sample = spec.scaledInput ? G.div(latent, g.input('sample_divisor', [])) : latent;
-    // Layers the loss reads, and layers whose probabilities are small, keep explicit probabilities. The others
-    // run fused forward and recompute their probabilities in query chunks for the gradient, so no large
-    // [H, N, N] tensor is kept for the backward pass (8 × 4096² floats = 512 MiB per 64×64 self-attention).
-    // Below the threshold, keeping is cheaper: recomputing made a 256 px tv_bind iteration 1.76 → 2.35 s.
-    const probsBytes = (layer: AttentionLayerInfo) => {
-      const queries = layer.resolution[0] * layer.resolution[1];
-      return layer.heads * queries * (layer.kind === 'self' ? queries : spec.keys) * 4;
-    };
-    const materialize = (layer: AttentionLayerInfo) => used(layer) || probsBytes(layer) < KEEP_PROBS_BELOW;
-    const forward = unet.forward(g, { ...inputs, sample }, { materialize });
-    const attention = forward.attention.filter(used);
-    const layers = forward.layers;
-    checkResolution(layers, spec.attentionRes);
-
-    const objectPositions = g.input('object_positions', [spec.objects], 'int64');
-    const objectMaps = smoothMaps(
-      tokenMaps(crossAttentionMaps(attention, spec.attentionRes), objectPositions),
+    // Keyed on the UNet and the spec, so a warm start neither builds nor serialises the graph.
+    const key = unet.graphKey({ graph: 'guidance', spec });
+    const compiled = await CompiledGraph.compileCached(
+      key,
+      () => guidanceOutputs(unet, spec),
+      runtime,
+      'guidance',
     );
-    const objective = guidanceMethod(spec.method).objective(
-      {
-        objectMaps,
-        objects: spec.objects,
-        tv: spec.tv,
-        finerMaps: (positions) =>
-          smoothMaps(
-            tokenMaps(
-              subsampledCrossAttentionMaps(attention as readonly AttentionLayer[], spec.attentionRes),
-              positions,
-            ),
-          ),
-        input: (name, shape, dtype) => g.input(name, shape, dtype),
-      },
-      spec.finerLayers,
-    );
-    const [gradient] = G.grad(objective.loss, [latent]);
-    const outputs: Record<string, G.Value> = {
-      loss: objective.loss,
-      indicator: objective.indicator,
-      gradient,
-      max_attention: objective.maxAttention,
-      maps: objectMaps,
-    };
-    if (objective.totalVariation) outputs.total_variation = objective.totalVariation;
-    return new GuidanceGraph(spec, await CompiledGraph.compile(outputs, runtime, 'guidance'));
+    return new GuidanceGraph(spec, compiled);
   }
 
   /**
@@ -159,6 +111,68 @@ export class GuidanceGraph {
   release(): Promise<void> {
     return this.compiled.release();
   }
+}
+
+/**
+ * The guidance graph's outputs: the loss, the indicator, the gradient with respect to the latent, the max
+ * attention, the smoothed maps and (D&B) the total variations.
+ */
+function guidanceOutputs(unet: UNet2DConditionModel, spec: GuidanceGraphSpec): Record<string, G.Value> {
+  const g = new G.Graph();
+  const inputs = unet.declareInputs(g, {
+    batch: 1,
+    height: spec.height,
+    width: spec.width,
+    keys: spec.keys,
+  });
+  const used = (layer: { kind: string; resolution: readonly [number, number] }) =>
+    layer.kind === 'cross' &&
+    (layer.resolution[0] === spec.attentionRes ||
+      (spec.finerLayers && layer.resolution[0] > spec.attentionRes));
+  const latent = inputs.sample;
+  const sample = spec.scaledInput ? G.div(latent, g.input('sample_divisor', [])) : latent;
+  // Layers the loss reads, and layers whose probabilities are small, keep explicit probabilities. The others
+  // run fused forward and recompute their probabilities in query chunks for the gradient, so no large
+  // [H, N, N] tensor is kept for the backward pass (8 × 4096² floats = 512 MiB per 64×64 self-attention).
+  // Below the threshold, keeping is cheaper: recomputing made a 256 px tv_bind iteration 1.76 → 2.35 s.
+  const probsBytes = (layer: AttentionLayerInfo) => {
+    const queries = layer.resolution[0] * layer.resolution[1];
+    return layer.heads * queries * (layer.kind === 'self' ? queries : spec.keys) * 4;
+  };
+  const materialize = (layer: AttentionLayerInfo) => used(layer) || probsBytes(layer) < KEEP_PROBS_BELOW;
+  const forward = unet.forward(g, { ...inputs, sample }, { materialize });
+  const attention = forward.attention.filter(used);
+  const layers = forward.layers;
+  checkResolution(layers, spec.attentionRes);
+
+  const objectPositions = g.input('object_positions', [spec.objects], 'int64');
+  const objectMaps = smoothMaps(tokenMaps(crossAttentionMaps(attention, spec.attentionRes), objectPositions));
+  const objective = guidanceMethod(spec.method).objective(
+    {
+      objectMaps,
+      objects: spec.objects,
+      tv: spec.tv,
+      finerMaps: (positions) =>
+        smoothMaps(
+          tokenMaps(
+            subsampledCrossAttentionMaps(attention as readonly AttentionLayer[], spec.attentionRes),
+            positions,
+          ),
+        ),
+      input: (name, shape, dtype) => g.input(name, shape, dtype),
+    },
+    spec.finerLayers,
+  );
+  const [gradient] = G.grad(objective.loss, [latent]);
+  const outputs: Record<string, G.Value> = {
+    loss: objective.loss,
+    indicator: objective.indicator,
+    gradient,
+    max_attention: objective.maxAttention,
+    maps: objectMaps,
+  };
+  if (objective.totalVariation) outputs.total_variation = objective.totalVariation;
+  return outputs;
 }
 
 function checkResolution(

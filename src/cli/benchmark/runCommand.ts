@@ -168,6 +168,7 @@ async function runCommand(options: RunCommandOptions): Promise<void> {
                 dtype: options.dtype ?? 'fp32',
                 threads: options.threads,
                 cacheDir: options.cacheDir,
+                optimizedModel: options.optimizedCache,
               }),
           });
   } finally {

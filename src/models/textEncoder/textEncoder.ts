@@ -86,18 +86,29 @@ export class TextEncoder {
       ...runtime
     } = options;
     if (outputs.length === 0) throw new UserError('the text encoder was asked for no outputs');
-    const graph = new Graph();
-    const inputIds = graph.input('input_ids', [batch, length], 'int64');
-    const pooled = outputs.some(needsPooling) ? graph.input('pooled_index', [batch], 'int64') : undefined;
-    const values = this.buildOutputs(graph, inputIds, outputs, pooled);
-    const compiled = await CompiledGraph.compile(values, runtime, 'clip_text_model');
+    const pooled = outputs.some(needsPooling);
+    const key = {
+      files: this.weights.files.map((file) => file.path),
+      spec: { graph: 'text', batch, length, outputs, pooled, config: this.config, component: this.component },
+    };
+    const compiled = await CompiledGraph.compileCached(
+      key,
+      () => {
+        const graph = new Graph();
+        const inputIds = graph.input('input_ids', [batch, length], 'int64');
+        const pooledIndex = pooled ? graph.input('pooled_index', [batch], 'int64') : undefined;
+        return this.buildOutputs(graph, inputIds, outputs, pooledIndex);
+      },
+      runtime,
+      'clip_text_model',
+    );
     return new CompiledTextEncoder<K>(compiled, {
       batch,
       length,
       vocabSize: this.config.vocabSize,
       eosTokenId: this.config.eosTokenId,
       outputs: [...outputs],
-      pooled: pooled !== undefined,
+      pooled,
     });
   }
 }

@@ -1,5 +1,6 @@
 import { UserError } from '../../errors.ts';
 import { Graph, type Shape } from '../../graph/index.ts';
+import type { GraphKey } from '../../runtime/cache.ts';
 import { CompiledGraph, type RuntimeOptions } from '../../runtime/session.ts';
 import type { DiffusersFolder } from '../../weights/diffusersFolder.ts';
 import { checkTensors, type WeightIndex } from '../../weights/weightIndex.ts';
@@ -66,11 +67,34 @@ export class UNet2DConditionModel {
     shape: NoisePredictionShape,
     runtime: RuntimeOptions = {},
   ): Promise<NoisePredictor> {
-    const graph = new Graph();
-    const inputs = this.declareInputs(graph, shape);
-    const { noise } = this.forward(graph, inputs, { materialize: () => false });
-    const compiled = await CompiledGraph.compile({ noise }, runtime, 'unet');
-    return new NoisePredictor(compiled, noise.shape, inputs);
+    // Keyed on what determines the graph, so a warm start neither builds nor serialises it.
+    const compiled = await CompiledGraph.compileCached(
+      this.graphKey({ graph: 'noise', shape: { keys: 77, ...shape } }),
+      () => {
+        const graph = new Graph();
+        return {
+          noise: this.forward(graph, this.declareInputs(graph, shape), { materialize: () => false }).noise,
+        };
+      },
+      runtime,
+      'unet',
+    );
+    return new NoisePredictor(
+      compiled,
+      compiled.outputTypes.noise.shape,
+      this.declareInputs(new Graph(), shape),
+    );
+  }
+
+  /**
+   * The cache key of a graph built from this UNet: its weight files, config and dtype, and `spec`, what the
+   * caller's build adds (shapes, the guidance it computes).
+   */
+  graphKey(spec: Record<string, unknown>): GraphKey {
+    return {
+      files: this.weights.files.map((file) => file.path),
+      spec: { ...spec, config: this.config, dtype: this.dtype },
+    };
   }
 }
 

@@ -45,10 +45,20 @@ export class VaeDecoder {
   /** Compiles the decoder for a fixed batch and latent size (graph input `latents`, output `image`). */
   async compile(options: CompileVaeDecoderOptions): Promise<CompiledVaeDecoder> {
     const { batch, latentHeight, latentWidth, scaledInput, ...runtime } = options;
-    const graph = new Graph();
-    const latents = graph.input('latents', [batch, this.config.latentChannels, latentHeight, latentWidth]);
-    const image = this.build(graph, latents, { scaledInput });
-    const compiled = await CompiledGraph.compile({ image }, runtime, 'vae_decoder');
+    const shape = [batch, this.config.latentChannels, latentHeight, latentWidth];
+    const key = {
+      files: this.weights.files.map((file) => file.path),
+      spec: { graph: 'vae_decoder', shape, scaledInput: scaledInput ?? true, config: this.config },
+    };
+    const compiled = await CompiledGraph.compileCached(
+      key,
+      () => {
+        const graph = new Graph();
+        return { image: this.build(graph, graph.input('latents', shape), { scaledInput }) };
+      },
+      runtime,
+      'vae_decoder',
+    );
     return new CompiledVaeDecoder(compiled);
   }
 }
