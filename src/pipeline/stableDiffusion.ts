@@ -80,7 +80,16 @@ export class StableDiffusion {
    * into the standard cache) or a single-file `.safetensors` checkpoint, and loads it with its family.
    */
   static async load(model: string, options: LoadOptions = {}): Promise<StableDiffusion> {
-    const { variant, dtype = 'float32', device, threads, cacheDir, optimizedModel, keepWarm = 0, ...hub } = options;
+    const {
+      variant,
+      dtype = 'float32',
+      device,
+      threads,
+      cacheDir,
+      optimizedModel,
+      keepWarm = 0,
+      ...hub
+    } = options;
     const folder = await openModel(model, { ...hub, variant });
     const family = familyOf(folder);
     const runtime = { device, threads, cacheDir, optimizedModel };
