@@ -21,8 +21,6 @@ import { type GenerationPlan, planGeneration, planWarnings } from './plan.ts';
 import type { GenerationHooks, GenerationRequest } from './request.ts';
 import { type GuidanceTrace, settingsForTrace, type TraceStep } from './trace.ts';
 
-export { drawSeed } from './seed.ts';
-
 // `components` is left out: the model's family decides them.
 export interface LoadOptions extends RuntimeOptions, Omit<OpenModelOptions, 'cacheDir' | 'components'> {
   /** Weights variant, e.g. `fp16`. */
@@ -156,7 +154,6 @@ export class StableDiffusion {
     const conditioning = await this.model.condition(plan);
     const [count, ...imageShape] = plan.latentShape;
     const [, h, w] = imageShape;
-    const initial = plan.latents ?? null;
     const generator =
       plan.seed === null
         ? null
@@ -164,7 +161,7 @@ export class StableDiffusion {
           ? new TorchCudaGenerator(plan.seed)
           : new TorchCpuGenerator(plan.seed);
     // One draw for all images, as diffusers does with num_images_per_prompt.
-    const start = initial ?? generator!.randn([...plan.latentShape]);
+    const start = plan.latents ?? generator!.randn([...plan.latentShape]);
     const noiseFor = generator ? batchedNoise(generator, count) : null;
     const noisePredictor = await this.noisePredictor(h, w);
     const imageSize = imageShape.reduce((a, b) => a * b, 1);
