@@ -1,4 +1,7 @@
+import { accessSync, constants, realpathSync } from 'node:fs';
+import { dirname, relative, sep } from 'node:path';
 import onnxProto from 'onnx-proto';
+import { UserError } from '../errors.ts';
 import { byteSize, type DType, fromNumbers, onnxElementType, type TypedData } from './dtype.ts';
 import { GraphError } from './errors.ts';
 import type { Emitter, Leaf, Node, OnnxAttrs, Value } from './graph.ts';
@@ -18,18 +21,28 @@ export interface SerializedModel {
   /** Graph inputs in declaration order. */
   readonly inputs: readonly { name: string; value: Value }[];
   readonly outputNames: readonly string[];
-  /** Link name (relative to the .onnx file) → absolute path of the weights file it must point to. */
-  readonly externalFiles: ReadonlyMap<string, string>;
+  /**
+   * The deepest folder holding the real path of every weight file (symbolic links resolved, as in a Hugging
+   * Face snapshot whose files link into `../../blobs`); each initializer's external data `location` is its
+   * file's real path relative to it. Undefined when the graph has no weights. ONNX Runtime takes it as
+   * `model_external_initializers_file_folder_path` and refuses a location whose real path leaves it, hence
+   * real paths: the weights are read where they lie, with no link and no copy.
+   */
+  readonly weightsRoot: string | undefined;
+  /** Real paths of the weight files, in order of first use. */
+  readonly weightFiles: readonly string[];
 }
 
 /**
  * Serialises the part of a graph that `outputs` need into an ONNX model. Only ancestors of the outputs are
  * emitted, so dead nodes (e.g. gradients nobody reads) never reach the runtime. Weights become initializers
- * with external data pointing into their original files by offset.
+ * with external data pointing into their original files by offset. Synchronous (realpathSync): resolving a few
+ * weight paths costs microseconds, and callers serialise inside plain functions.
  */
 export function serialize(outputs: Record<string, Value>, name = 'graph'): SerializedModel {
   const { nodes, leaves } = collect(Object.values(outputs));
-  const builder = new ModelBuilder(Object.keys(outputs));
+  const weights = weightLocations(leaves);
+  const builder = new ModelBuilder(Object.keys(outputs), weights.locations);
   // Inputs first: their names are the caller's and must survive; constants and weights are named around them.
   const isInput = (v: Value) => (v.origin as Leaf).kind === 'input';
   for (const leaf of [...leaves.filter(isInput), ...leaves.filter((v) => !isInput(v))]) builder.leaf(leaf);
@@ -62,8 +75,63 @@ export function serialize(outputs: Record<string, Value>, name = 'graph'): Seria
     bytes: onnx.ModelProto.encode(model).finish(),
     inputs: builder.inputs,
     outputNames: Object.keys(outputs),
-    externalFiles: builder.externalFiles,
+    weightsRoot: weights.root,
+    weightFiles: weights.files,
   };
+}
+
+/**
+ * The weights root of a graph's weight files and each file's location under it (by the file name the tensors
+ * give). A file that cannot be resolved or read is the user's to fix, so it is a UserError naming it.
+ */
+function weightLocations(leaves: readonly Value[]): {
+  root: string | undefined;
+  files: string[];
+  locations: Map<string, string>;
+} {
+  const realPaths = new Map<string, string>();
+  for (const leaf of leaves) {
+    const origin = leaf.origin as Leaf;
+    if (origin.kind !== 'external' || realPaths.has(origin.tensor.file)) continue;
+    const { file } = origin.tensor;
+    try {
+      const real = realpathSync(file);
+      accessSync(real, constants.R_OK);
+      realPaths.set(file, real);
+    } catch (error) {
+      throw unreadableModelFile(file, error);
+    }
+  }
+  const files = [...new Set(realPaths.values())];
+  if (files.length === 0) return { root: undefined, files, locations: new Map() };
+  const root = deepestCommonFolder(files);
+  return {
+    root,
+    files,
+    locations: new Map([...realPaths].map(([file, real]) => [file, relative(root, real)])),
+  };
+}
+
+/** The deepest folder that contains every one of `files` (absolute paths); `/` at worst. */
+function deepestCommonFolder(files: readonly string[]): string {
+  let common = dirname(files[0]!).split(sep);
+  for (const file of files.slice(1)) {
+    const parts = dirname(file).split(sep);
+    let n = 0;
+    while (n < common.length && n < parts.length && common[n] === parts[n]) n++;
+    common = common.slice(0, n);
+  }
+  return common.join(sep) || sep;
+}
+
+/** The error for a model file (weights, config) that is gone or that this user may not read, saying what to do. */
+export function unreadableModelFile(file: string, error: unknown): UserError {
+  const code = (error as NodeJS.ErrnoException).code ?? String(error);
+  const what = code === 'ENOENT' ? 'does not exist' : `cannot be read (${code})`;
+  return new UserError(
+    `the model file ${file} ${what}: the model was deleted, moved or is not readable by this user. ` +
+      'Download the model again, or point the model path to where it is now and make it readable.',
+  );
 }
 
 function collect(outputs: readonly Value[]): { nodes: Node[]; leaves: Value[] } {
@@ -100,7 +168,6 @@ class ModelBuilder implements Emitter {
   nodes: onnxProto.onnx.INodeProto[] = [];
   initializers: onnxProto.onnx.ITensorProto[] = [];
   inputs: { name: string; value: Value }[] = [];
-  externalFiles = new Map<string, string>();
   /** Operator sets beyond ONNX's own that nodes use. */
   domains = new Set<string>();
   private names = new Map<number, string>();
@@ -108,8 +175,14 @@ class ModelBuilder implements Emitter {
   private constantCache = new Map<string, string>();
   private tempCount = 0;
 
-  /** Output names are the caller's, so they are taken first; generated names go around them. */
-  constructor(outputNames: readonly string[]) {
+  /**
+   * Output names are the caller's, so they are taken first; generated names go around them. `locations` maps
+   * each weight file (as the tensors name it) to its external data location.
+   */
+  constructor(
+    outputNames: readonly string[],
+    private readonly locations: ReadonlyMap<string, string>,
+  ) {
     this.usedNames = new Set(outputNames);
   }
 
@@ -136,11 +209,6 @@ class ModelBuilder implements Emitter {
       this.names.set(v.id, this.constant(leaf.data, v.shape, v.dtype));
     } else {
       const { tensor } = leaf;
-      let link = [...this.externalFiles].find(([, file]) => file === tensor.file)?.[0];
-      if (!link) {
-        link = `weights-${this.externalFiles.size}.safetensors`;
-        this.externalFiles.set(link, tensor.file);
-      }
       const name = this.unique(tensor.name);
       this.names.set(v.id, name);
       this.initializers.push({
@@ -149,7 +217,7 @@ class ModelBuilder implements Emitter {
         dataType: onnxElementType[v.dtype],
         dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
         externalData: [
-          { key: 'location', value: link },
+          { key: 'location', value: this.locations.get(tensor.file)! },
           { key: 'offset', value: String(tensor.byteOffset) },
           { key: 'length', value: String(tensor.byteLength) },
         ],

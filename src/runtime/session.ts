@@ -2,7 +2,6 @@ import { readFile, rm } from 'node:fs/promises';
 import { arch } from 'node:os';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
-import { fileExists } from '../fileExists.ts';
 import { allocate, type DType, isDataOf, type TypedData } from '../graph/dtype.ts';
 import { countFlops, type FlopCount } from '../graph/flops.ts';
 import type { Value } from '../graph/graph.ts';
@@ -11,8 +10,12 @@ import { formatShape, type Shape, sameShape, sizeOf } from '../graph/shape.ts';
 import {
   cacheModel,
   defaultCacheDir,
+  type EntryManifest,
   type GraphKey,
   keyedEntry,
+  MANIFEST,
+  readEntryManifest,
+  removeStaleEntriesOnce,
   removeSupersededEntries,
   writeEntry,
 } from './cache.ts';
@@ -37,7 +40,7 @@ export interface RuntimeOptions {
    * `compileCached` on the CPU: keep ONNX Runtime's optimised model in the cache entry and load it with
    * optimisation off on later starts (default true: session creation ~15× faster for an SD 1.5 UNet). It costs
    * the disk space of ORT's transformed copy of the graph's weights (3.2 GiB for that UNet); false keeps only
-   * our model, whose weights are links to the original files.
+   * our model, which reads the weights from the original files: the cache then holds graphs only.
    */
   optimizedModel?: boolean;
 }
@@ -58,13 +61,11 @@ export interface TensorSignature {
   readonly dtype: DType;
 }
 
-/** What a cached graph's `graph.json` records, so a warm start needs neither the graph nor its model bytes. */
-interface GraphManifest {
+/** What a keyed graph's `graph.json` records, so a warm start needs neither to build nor to serialise it. */
+interface GraphManifest extends EntryManifest {
   readonly inputs: readonly TensorSignature[];
   readonly outputs: readonly TensorSignature[];
   readonly flops: FlopCount;
-  /** Link name in the entry folder → the weights file it was linked from (checked on a warm start). */
-  readonly externalFiles: Readonly<Record<string, string>>;
   /** The key without code version and file times (`KeyedEntry.lineage`), to find superseded entries. */
   readonly lineage: string;
 }
@@ -77,7 +78,7 @@ export interface CompileTimings {
   readonly buildS: number;
   /** Serialising it to ONNX bytes (and counting its FLOPs). */
   readonly serializeS: number;
-  /** Hashing and writing the cache entry (links, model, manifest). */
+  /** Hashing and writing the cache entry (model, manifest). */
   readonly cacheS: number;
   /** ONNX Runtime's session creation: loading the model and its weights, optimising the graph. */
   readonly sessionS: number;
@@ -118,9 +119,10 @@ export class CompiledGraph {
     const t0 = performance.now();
     const model = serialize(outputs, name);
     const t1 = performance.now();
-    const path = await cacheModel(model, cacheDir);
+    await removeStaleEntriesOnce(cacheDir);
+    const { path } = await cacheModel(model, cacheDir);
     const t2 = performance.now();
-    const session = await createSession(path, runtime);
+    const session = await createSession({ model: model.bytes, weightsRoot: model.weightsRoot }, runtime);
     const t3 = performance.now();
     const seconds = (a: number, b: number) => (b - a) / 1000;
     return new CompiledGraph(
@@ -144,7 +146,9 @@ export class CompiledGraph {
   /**
    * Loads the graph that `key` determines from the cache, and only on a miss calls `build` for its outputs,
    * serialises and caches it. A warm start thus neither builds nor serialises: it hashes the key (the files'
-   * identities, the spec, the code version), reads a small manifest and creates the session.
+   * identities, the spec, the code version), reads a small manifest, checks the weight files it names and
+   * creates the session. The first compile of a process in a cache folder removes the entries whose weight files
+   * are gone (removeStaleEntries), and so does every miss.
    *
    * `key` must name everything `build` depends on (see `GraphKey`); `build` must return the same outputs for
    * the same key. `name` is part of the key too.
@@ -158,20 +162,21 @@ export class CompiledGraph {
     const { cacheDir = defaultCacheDir() } = runtime;
     const seconds = (a: number, b: number) => (b - a) / 1000;
     const t0 = performance.now();
+    await removeStaleEntriesOnce(cacheDir);
     const { folder, lineage } = await keyedEntry(name, key, cacheDir);
     const path = join(folder, 'model.onnx');
-    let manifest = await readManifest(folder);
+    let manifest = await readEntryManifest<GraphManifest>(folder);
     const t1 = performance.now();
     let [buildS, serializeS, cacheS] = [0, 0, 0];
     const cached = manifest !== undefined;
     if (!manifest) {
-      // An entry without a readable manifest or with a weight link gone is damaged (complete entries appear at
-      // once, by rename): replace it.
+      // An entry without a readable manifest or whose weight files changed is damaged or stale (complete
+      // entries appear at once, by rename): replace it.
       await rm(folder, { recursive: true, force: true });
       const outputs = build();
       const t2 = performance.now();
       const model = serialize(outputs, name);
-      manifest = {
+      const fields = {
         inputs: model.inputs.map(({ name: n, value }) => ({
           name: n,
           shape: value.shape,
@@ -179,11 +184,10 @@ export class CompiledGraph {
         })),
         outputs: Object.entries(outputs).map(([n, v]) => ({ name: n, shape: v.shape, dtype: v.dtype })),
         flops: countFlops(Object.values(outputs)),
-        externalFiles: Object.fromEntries(model.externalFiles),
         lineage,
       };
       const t3 = performance.now();
-      await writeEntry(folder, model, cacheDir, { [MANIFEST]: `${JSON.stringify(manifest)}\n` });
+      manifest = (await writeEntry(folder, model, cacheDir, fields)).manifest;
       await removeSupersededEntries(cacheDir, lineage, folder, async (other) => {
         try {
           return (JSON.parse(await readFile(join(other, MANIFEST), 'utf8')) as GraphManifest).lineage;
@@ -195,12 +199,17 @@ export class CompiledGraph {
     }
     const t4 = performance.now();
     const device = runtime.device ?? 'cpu';
+    const own: ModelSource = { model: path, weightsRoot: manifest.weightsRoot };
     const { session, optimized } =
       device === 'cpu' && runtime.optimizedModel !== false
-        ? await createOptimizedSession(folder, sessionOptionsFor(runtime), ORT_VERSION, (p, options) =>
-            createSession(p, runtime, options),
+        ? await createOptimizedSession(
+            folder,
+            own,
+            sessionOptionsFor(runtime),
+            ORT_VERSION,
+            (source, options) => createSession(source, runtime, options),
           )
-        : { session: await createSession(path, runtime), optimized: 'off' as const };
+        : { session: await createSession(own, runtime), optimized: 'off' as const };
     const sessionS = seconds(t4, performance.now());
     const { flops } = manifest;
     return new CompiledGraph(
@@ -241,23 +250,7 @@ export class CompiledGraph {
   }
 }
 
-const MANIFEST = 'graph.json';
 const ORT_VERSION = ort.env.versions?.node ?? ort.env.versions?.common ?? 'unknown';
-
-/** A keyed entry's manifest, or undefined when the entry is missing, incomplete or its weight links are gone. */
-async function readManifest(folder: string): Promise<GraphManifest | undefined> {
-  let manifest: GraphManifest;
-  try {
-    manifest = JSON.parse(await readFile(join(folder, MANIFEST), 'utf8'));
-  } catch {
-    return undefined;
-  }
-  if (!(await fileExists(join(folder, 'model.onnx')))) return undefined;
-  for (const link of Object.keys(manifest.externalFiles)) {
-    if (!(await fileExists(join(folder, link)))) return undefined;
-  }
-  return manifest;
-}
 
 function outputTypesOf(outputs: Record<string, Value>): Record<string, { shape: Shape; dtype: DType }> {
   return Object.fromEntries(
@@ -301,8 +294,19 @@ export function sessionOptionsFor({
   };
 }
 
+/**
+ * What a session loads: ONNX Runtime's own saved model (a path; its external data lies beside it), or one of our
+ * models (its bytes or the path of its `model.onnx`) with the folder its weights' locations are relative to.
+ */
+type ModelSource = string | { readonly model: string | Uint8Array; readonly weightsRoot: string | undefined };
+
+/**
+ * Creates a session. Our models are loaded from their bytes with `model_external_initializers_file_folder_path`
+ * set to their weights root: ONNX Runtime then reads each weight where it lies (locations are real paths under
+ * that folder, which it requires), so the model needs no link or copy of the weights beside it.
+ */
 async function createSession(
-  path: string,
+  source: ModelSource,
   runtime: RuntimeOptions,
   options = sessionOptionsFor(runtime),
 ): Promise<ort.InferenceSession> {
@@ -311,13 +315,33 @@ async function createSession(
   assertProviderLoadable(device);
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(path, options);
+    if (typeof source === 'string') session = await ort.InferenceSession.create(source, options);
+    else {
+      const bytes = typeof source.model === 'string' ? await readFile(source.model) : source.model;
+      session = await ort.InferenceSession.create(bytes, withWeightsRoot(options, source.weightsRoot));
+    }
   } catch (error) {
     if (device !== 'cpu') throw providerUnavailable(device, error);
     throw error;
   }
   if (device === 'cpu') warnIfSubnormalsAreSlow();
   return session;
+}
+
+/** `options` with the weights root as ONNX Runtime's external data folder, beside the caller's session entries. */
+function withWeightsRoot(
+  options: ort.InferenceSession.SessionOptions,
+  weightsRoot: string | undefined,
+): ort.InferenceSession.SessionOptions {
+  if (weightsRoot === undefined) return options;
+  const extra = (options.extra ?? {}) as { session?: Record<string, string> };
+  return {
+    ...options,
+    extra: {
+      ...extra,
+      session: { ...extra.session, model_external_initializers_file_folder_path: weightsRoot },
+    },
+  };
 }
 
 let subnormalsChecked = false;
