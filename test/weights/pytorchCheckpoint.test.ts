@@ -127,7 +127,7 @@ describe('openPytorchCheckpoint on torch.save files', () => {
   });
 
   it('feeds a .bin tensor to an ONNX graph as external data, with the values of the safetensors file', async () => {
-    // A copy in the temp dir: the graph cache hard-links the weights and may not cross file systems.
+    // A component folder in the temp dir: the loader looks for `pytorch_model.bin` in it.
     const dir = await tempDir();
     await mkdir(join(dir, 'clip'));
     await copyFile(SUBSET, join(dir, 'clip/pytorch_model.bin'));
