@@ -40,6 +40,20 @@ describe('serialisation', () => {
     expect(outputs).toEqual(['loss']);
   });
 
+  it('reads a linear weight as stored in the forward and the input gradient: no transpose to fold', () => {
+    // ONNX Runtime folds Transpose(W) into a new initializer: a transposed weight in the forward and its
+    // transpose again in the gradient would hold every linear weight twice in a guidance session.
+    const g = new G.Graph();
+    const x = g.input('x', [2, 5, 3]);
+    const w = g.input('w', [4, 3]);
+    const y = G.linear(x, w, g.input('b', [4]));
+    const [dx] = G.grad(G.reduceSum(G.mul(y, y)), [x]);
+    const graph = onnx.ModelProto.decode(G.serialize({ y, dx }).bytes).graph!;
+    const readers = graph.node!.filter((n) => n.input!.includes('w')).map((n) => n.opType);
+    expect(readers.sort()).toEqual(['Gemm', 'MatMul']);
+    expect(graph.node!.map((n) => n.opType)).not.toContain('Transpose');
+  });
+
   it('emits only what each requested output needs from a forward-and-gradient graph', () => {
     const g = new G.Graph();
     const x = g.input('x', [2, 3]);

@@ -3,6 +3,7 @@ import { apply, type OpDef, type Value } from '../graph.ts';
 import { broadcastShapes, formatShape, sameShape } from '../shape.ts';
 import { add, mul } from './elementwise.ts';
 import { sumToShape } from './reduce.ts';
+import { reshape } from './reshape.ts';
 import { transpose } from './transpose.ts';
 
 /** Swaps the last two axes. */
@@ -76,14 +77,17 @@ const Gemm: OpDef<GemmAttrs> = {
     if (!g) return node.inputs.map(() => null);
     const [a, b, c] = node.inputs;
     const { alpha, beta, transA, transB } = node.attrs;
-    const opA = transA ? transposeLast2(a) : a;
-    const opB = transB ? transposeLast2(b) : b;
-    const gOpA = needed[0] ? mul(matmul(g, transposeLast2(opB)), alpha) : null;
-    const gOpB = needed[1] ? mul(matmul(transposeLast2(opA), g), alpha) : null;
+    // (op X)ᵀ is X itself when X is stored transposed: a weight read as B with transB is used as stored in the
+    // gradient too, so ONNX Runtime folds no transposed copy of it (a second copy of every linear weight).
+    const opAT = transA ? a : transposeLast2(a);
+    const opBT = transB ? b : transposeLast2(b);
+    const scaled = (v: Value, s: number) => (s === 1 ? v : mul(v, s));
+    const gOpA = needed[0] ? scaled(matmul(g, opBT), alpha) : null;
+    const gOpB = needed[1] ? scaled(matmul(opAT, g), alpha) : null;
     return [
       gOpA && (transA ? transposeLast2(gOpA) : gOpA),
       gOpB && (transB ? transposeLast2(gOpB) : gOpB),
-      ...(c ? [needed[2] ? sumToShape(mul(g, beta), c.shape) : null] : []),
+      ...(c ? [needed[2] ? sumToShape(scaled(g, beta), c.shape) : null] : []),
     ];
   },
 };
@@ -97,8 +101,17 @@ export function gemm(
   return apply(Gemm, c ? [a, b, c] : [a, b], { alpha, beta, transA, transB })[0];
 }
 
-/** A fully connected layer as PyTorch stores it: x·Wᵀ + b with W of shape [out, in]. */
+/**
+ * A fully connected layer as PyTorch stores it: x·Wᵀ + b with W of shape [out, in], over x's last axis.
+ *
+ * A Gemm with transB on a 2-D view of x reads W as stored. `MatMul(x, Transpose(W))` would have ONNX Runtime
+ * fold Wᵀ into a new initializer, and the gradient's `Transpose(Wᵀ)` into another: every linear weight held
+ * twice in a guidance session (bench/RESULTS.md, "SDXL base 1.0 shape"). The bias is added after the Gemm, not
+ * as its C, so the sum is rounded as MatMul + Add rounds it.
+ */
 export function linear(x: Value, weight: Value, bias?: Value): Value {
-  const y = matmul(x, transposeLast2(weight));
+  const [outFeatures, inFeatures] = weight.shape;
+  const rows = reshape(x, [-1, inFeatures]);
+  const y = reshape(gemm(rows, weight, undefined, { transB: true }), [...x.shape.slice(0, -1), outFeatures]);
   return bias ? add(y, bias) : y;
 }
