@@ -72,7 +72,10 @@ interface GraphManifest extends EntryManifest {
 
 /** Seconds each start-up part took for one graph; parts a warm start skips are 0. */
 export interface CompileTimings {
-  /** Computing the cache key: the code version (once per process), the key's files' identities. */
+  /**
+   * Computing the cache key: the code version and the removal of stale entries (both once per process), the
+   * key's files' identities.
+   */
   readonly keyS: number;
   /** Building the symbolic graph (the caller's model builder). */
   readonly buildS: number;
