@@ -169,7 +169,13 @@ describe('single-file checkpoints', () => {
       const ids = [[49406, 320, 1929, 49407, ...Array(73).fill(0)]];
       return (await compiled.run(ids)).data;
     };
-    expect(await embeds(single)).toEqual(await embeds(folder));
+    // Not bit-identical: the file stores text_projection transposed, so ONNX Runtime multiplies by it in the
+    // other layout (its Transpose folded into the Gemm), which sums in another order. Measured: max |Δ| 1.8e-7
+    // for max |embeds| 2.19 (8e-8 relative, float32 rounding).
+    const [fromFile, fromFolder] = [await embeds(single), await embeds(folder)];
+    const scale = Math.max(...Array.from(fromFolder, Math.abs));
+    const maxDiff = Math.max(...Array.from(fromFile, (v, i) => Math.abs(v - fromFolder[i]!)));
+    expect(maxDiff).toBeLessThanOrEqual(1e-6 * scale);
     await loadUNet(single);
     await loadVaeDecoder(single);
   });
