@@ -167,7 +167,7 @@ describe('single-file checkpoints', () => {
       const encoder = await loadTextEncoder(source, { component: 'text_encoder_2' });
       const compiled = await encoder.compile({ batch: 1, outputs: ['text_embeds'], cacheDir: dir });
       const ids = [[49406, 320, 1929, 49407, ...Array(73).fill(0)]];
-      return (await compiled.run(ids)).data;
+      return (await compiled.run(ids)).data as Float32Array;
     };
     // Not bit-identical: the file stores text_projection transposed, so ONNX Runtime multiplies by it in the
     // other layout (its Transpose folded into the Gemm), which sums in another order. Measured: max |Δ| 1.8e-7
