@@ -2,6 +2,7 @@
 // alone: `tsx bench/generation.ts MODEL SIZE [THREADS]`; prints one JSON line.
 import { StableDiffusion } from '../src/pipeline/stableDiffusion.ts';
 import { peakMemoryGiB } from './memory.ts';
+import { sampleMemory } from './memorySampler.ts';
 import { PROMPT, TOKENS } from './scenarios.ts';
 
 /** Fixed work: 4 PNDM steps (5 loop iterations), GSN updates at loop indices 0–1, 2 refinements at index 0. */
@@ -9,6 +10,7 @@ export const GENERATION = { steps: 4, maxIterToAlter: 2, refinements: 2 } as con
 
 const [model, sizeText, threadsText] = process.argv.slice(2);
 const size = Number(sizeText);
+const memory = sampleMemory();
 const started = performance.now();
 const sd = await StableDiffusion.load(model, { threads: threadsText ? Number(threadsText) : undefined });
 const loaded = performance.now();
@@ -34,6 +36,7 @@ const finished = performance.now();
 const trace = result.images[0].trace;
 const evaluations = trace?.steps.reduce((n, s) => n + s.losses.length, 0) ?? 0;
 await sd.release();
+const sampled = await memory.stop();
 console.log(
   JSON.stringify({
     size,
@@ -44,5 +47,9 @@ console.log(
     lossEvaluations: evaluations,
     loopIterations: loopTimes.length,
     peakGiB: peakMemoryGiB(),
+    // VmHWM counts memory-mapped weights (ORT's saved optimised models) with the private memory; these
+    // say how much of the peak was which (sampled every 50 ms, so a peak may be missed by a few MB).
+    peakAnonGiB: sampled.anonGiB,
+    peakFileGiB: sampled.fileGiB,
   }),
 );

@@ -8,7 +8,7 @@
  */
 
 import { createHash } from 'node:crypto';
-import { constants } from 'node:fs';
+import { constants, readdirSync, readFileSync } from 'node:fs';
 import { access, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -215,7 +215,7 @@ export interface KeyedEntry {
  */
 export async function keyedEntry(name: string, key: GraphKey, cacheDir: string): Promise<KeyedEntry> {
   const what = `${name}\0${canonicalJson(key.spec)}`;
-  const hash = createHash('sha256').update(`${await codeVersion()}\0${what}`);
+  const hash = createHash('sha256').update(`${codeVersion()}\0${what}`);
   const lineage = createHash('sha256').update(what);
   for (const file of key.files) {
     const { path, size, mtimeMs } = await fileIdentity(file);
@@ -251,24 +251,24 @@ export async function removeSupersededEntries(
 
 /** The code files this module is part of (src/ in a checkout, dist/ in the package), read once per process. */
 const CODE_ROOT = fileURLToPath(new URL('../', import.meta.url));
-let codeVersionPromise: Promise<string> | undefined;
+let codeVersionHash: string | undefined;
 
 /**
  * A hash of every code file of this package (their relative paths and contents). Hashing contents rather than
- * trusting a version number means a development checkout's edits invalidate its graphs too; it reads ~2 MB.
+ * trusting a version number means a development checkout's edits invalidate its graphs too. It reads ~1.3 MB
+ * once per process, synchronously: 25–35 ms, where reading the same files through promises took 117 ms of a
+ * ~3 s warm start.
  */
-export function codeVersion(): Promise<string> {
-  codeVersionPromise ??= (async () => {
-    const entries = await readdir(CODE_ROOT, { recursive: true, withFileTypes: true });
-    const files = entries
-      .filter((e) => e.isFile() && /\.(ts|js|mjs)$/.test(e.name))
-      .map((e) => join(e.parentPath, e.name))
-      .sort();
-    const hash = createHash('sha256');
-    for (const file of files) hash.update(`\0${relative(CODE_ROOT, file)}\0`).update(await readFile(file));
-    return hash.digest('hex').slice(0, 16);
-  })();
-  return codeVersionPromise;
+export function codeVersion(): string {
+  if (codeVersionHash) return codeVersionHash;
+  const files = readdirSync(CODE_ROOT, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && /\.(ts|js|mjs)$/.test(e.name))
+    .map((e) => join(e.parentPath, e.name))
+    .sort();
+  const hash = createHash('sha256');
+  for (const file of files) hash.update(`\0${relative(CODE_ROOT, file)}\0`).update(readFileSync(file));
+  codeVersionHash = hash.digest('hex').slice(0, 16);
+  return codeVersionHash;
 }
 
 /** JSON with object keys sorted, so equal specs give equal keys; refuses what JSON would drop or mangle. */
