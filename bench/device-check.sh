@@ -11,13 +11,15 @@
 #   gpu-512-<device>-dnb.log   the benchmark's generation-stage work at 512 px (D&B tv_bind, 4 PNDM steps, GSN at
 #                              loop indices 0-1, 2 refinements) through `dnb generate --device <device>`, and
 #   gpu-512-<device>-sd.log    plain SD at 50 steps, for each provider whose D&B golden ran (traces beside them)
+#   gpu-512-<device>-dnb-fp16.log  the D&B image with --dtype fp16; each GPU run's log ends with GNU time's
+#                              report (peak host RSS) where /usr/bin/time exists
 #   bench-512.log, bench-*.json `npm run bench -- --size 512` (the benchmark has no device option: this machine's
 #                              CPU), text to generation stages, tv_bind only, as far as DEVICE_CHECK_BENCH_S allows
 #   steps.jsonl                each step's exit status and seconds
 # Usage: OUT=/path bench/device-check.sh   (time limits in seconds: DEVICE_CHECK_GPU_S, default 120, for each GPU
 # run; DEVICE_CHECK_BENCH_S, default 150, for the benchmark)
 # Expected time, under 9 min in all so that it fits one 10-minute device call: ~15 s unpacking, ~1-2 min goldens
-# (1m45 on 2 loaded cores here), ~40 s writing 4 GiB of weights, 2 x 2 min at most per provider on the GPU, then
+# (1m45 on 2 loaded cores here), ~40 s writing 4 GiB of weights, 3 x 2 min at most per provider on the GPU, then
 # the benchmark. CUDA: onnxruntime-node's CUDA provider files are an opt-in download, not installed where
 # the bundle is built, so cuda reports "not available" (the figure says so) unless they are added to the bundle.
 set -uo pipefail
@@ -148,19 +150,27 @@ EOF
 step weights 300 node node_modules/tsx/dist/cli.mjs bench/out/writeWeights.ts || exit 1
 model=$(tail -n 1 "$fig/weights.log")
 
+time_v=()
+[ -x /usr/bin/time ] && time_v=(/usr/bin/time -v)
+
 # The generation stage's fixed work (bench/generation.ts: seed 0, 4 PNDM steps, GSN at loop indices 0-1, a
 # threshold never reached so refinement runs to its cap of 2 at index 0), then plain SD at the paper's 50 steps.
 for device in webgpu cuda; do
   grep -q "\"device\":\"$device\",\"case\":\"divide-bind\",\"rc\":0" "$fig/goldens.log" || continue
-  for run in dnb sd; do
-    if [ "$run" = dnb ]; then
-      args=(--method divide-bind --steps 4 --max-iter-to-alter 2 --thresholds 0:1e9 --refinement-caps 2,0
-        --token-indices 3,7 --attribute-indices 2,6 --attention-res 16)
-    else
-      args=(--method sd --steps 50)
-    fi
+  # dnb-fp16 (last, as the least needed): the same image with a half-precision UNet, for the fp16 memory target
+  # (the CPU has no fp16 kernels).
+  for run in dnb sd dnb-fp16; do
+    case $run in
+      dnb | dnb-fp16)
+        args=(--method divide-bind --steps 4 --max-iter-to-alter 2 --thresholds 0:1e9 --refinement-caps 2,0
+          --token-indices 3,7 --attribute-indices 2,6 --attention-res 16)
+        [ "$run" = dnb-fp16 ] && args+=(--dtype fp16)
+        ;;
+      *) args=(--method sd --steps 50) ;;
+    esac
     rm -f "$work/$device-$run.png" "$work/$device-$run.json"
-    step "gpu-512-$device-$run" "${DEVICE_CHECK_GPU_S:-120}" node bin/dnb.js generate 'a purple dog and a green crown' \
+    # GNU time's -v gives the peak resident memory (host side; the GPU's own memory is not in it).
+    step "gpu-512-$device-$run" "${DEVICE_CHECK_GPU_S:-120}" "${time_v[@]}" node bin/dnb.js generate 'a purple dog and a green crown' \
       --model "$model" --height 512 --width 512 --seed 0 --device "$device" "${args[@]}" \
       --trace "$work/$device-$run.json" --out "$work/$device-$run.png"
     cp "$work/$device-$run.json" "$fig/gpu-512-$device-$run-trace.json" 2>/dev/null
