@@ -5,8 +5,7 @@ import { UserError } from '../errors.ts';
 import { StableDiffusion } from '../pipeline/stableDiffusion.ts';
 import { DEVICES, type Device, setRuntimeLogging } from '../runtime/providers.ts';
 import { guardAccess } from '../server/accessGuard.ts';
-import { type BenchmarkRoutes, createBenchmarkRoutes } from '../server/benchmarkRoutes.ts';
-import { createBenchmarkServer } from '../server/benchmarkServer.ts';
+import type { BenchmarkRoutes } from '../server/benchmarkRoutes.ts';
 import { createStudioHandler, listen, modelLoadingHandler } from '../server/studioServer.ts';
 import { nonNegativeInteger, positiveInteger } from './optionParsers.ts';
 
@@ -110,15 +109,20 @@ async function runStudio(options: StudioOptions): Promise<void> {
   }
   const token = studioToken(options);
   const access = { host: options.host, token };
+  // The benchmark views are loaded only for --benchmark: their report code imports Vega (~0.8 s).
+  const benchmarkServer =
+    options.benchmark === undefined ? undefined : await import('../server/benchmarkServer.ts');
   const benchmark =
     options.benchmark === undefined
       ? undefined
-      : createBenchmarkRoutes(options.benchmark, { generation: options.model !== undefined });
+      : (await import('../server/benchmarkRoutes.ts')).createBenchmarkRoutes(options.benchmark, {
+          generation: options.model !== undefined,
+        });
   // The port is bound before the model loads: a port in use fails at once, not after the loading.
   let handler: RequestListener = modelLoadingHandler;
   const server =
     options.model === undefined
-      ? createBenchmarkServer(benchmark as BenchmarkRoutes, access)
+      ? benchmarkServer!.createBenchmarkServer(benchmark as BenchmarkRoutes, access)
       : createServer(guardAccess((request, response) => handler(request, response), access));
   let url: string;
   try {

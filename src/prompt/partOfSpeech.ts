@@ -3,7 +3,8 @@
  * English tagger). The tagger reads the words joined back into text, so its context rules see the
  * sentence, and each tag is mapped back to the CLIP word that starts where the tagged term starts.
  */
-import nlp from 'compromise';
+import { createRequire } from 'node:module';
+import type compromise from 'compromise';
 import type { ClipWord } from '../models/clipTokenizer.ts';
 import { isClauseBreak, isPunctuation } from './wordClasses.ts';
 
@@ -16,6 +17,18 @@ export type PartOfSpeech =
   | 'number'
   | 'pronoun'
   | 'other';
+
+let nlp: typeof compromise | undefined;
+
+/**
+ * compromise, loaded on the first prompt that needs tags: loading its lexicon takes ~0.6 s (its CommonJS build;
+ * ~0.9 s as an ES module), which a command or a plan that selects no tokens automatically would pay for nothing.
+ * Loaded synchronously, because the plan that selects tokens is synchronous.
+ */
+function tagger(): typeof compromise {
+  nlp ??= createRequire(import.meta.url)('compromise') as typeof compromise;
+  return nlp;
+}
 
 /** compromise tags, most specific first: a gerund is also a verb, a numeric unit ("8k") also a noun. */
 const TAG_ORDER: readonly [string, PartOfSpeech][] = [
@@ -44,7 +57,7 @@ export function tagWords(words: readonly ClipWord[], cleanedText: string): PartO
   }
 
   const tagAt = new Map<number, PartOfSpeech>();
-  const sentences = nlp(text).json({ offset: true, terms: { offset: true, tags: true } }) as {
+  const sentences = tagger()(text).json({ offset: true, terms: { offset: true, tags: true } }) as {
     terms: TaggedTerm[];
   }[];
   for (const term of sentences.flatMap((sentence) => sentence.terms)) {
@@ -76,7 +89,7 @@ const gerundWords = new Map<string, boolean>();
 export function isGerundWord(word: string): boolean {
   let known = gerundWords.get(word);
   if (known === undefined) {
-    known = word.endsWith('ing') && nlp(word).has('#Gerund');
+    known = word.endsWith('ing') && tagger()(word).has('#Gerund');
     gerundWords.set(word, known);
   }
   return known;

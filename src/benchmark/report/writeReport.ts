@@ -9,10 +9,10 @@ import { writeFileAtomically } from '../../weights/atomicFile.ts';
 import { htmlReport } from './htmlReport.ts';
 import { markdownReport } from './markdownReport.ts';
 import { type ReportOptions, reportContent } from './reportContent.ts';
+import type { ReportFormat } from './reportFormats.ts';
 import type { ReportInput } from './reportInput.ts';
 
-export const REPORT_FORMATS = ['html', 'md'] as const;
-export type ReportFormat = (typeof REPORT_FORMATS)[number];
+export { REPORT_FORMATS, type ReportFormat } from './reportFormats.ts';
 
 export interface WriteReportOptions extends ReportOptions {
   /** Default: from the output's extension (.md → md), else html. */

@@ -1,6 +1,6 @@
 import { type Command, Option } from 'commander';
 import { loadReportInput } from '../../benchmark/report/loadReportInput.ts';
-import { REPORT_FORMATS, type ReportFormat, writeReport } from '../../benchmark/report/writeReport.ts';
+import { REPORT_FORMATS, type ReportFormat } from '../../benchmark/report/reportFormats.ts';
 import { BenchmarkStore } from '../../benchmark/store.ts';
 import { UserError } from '../../errors.ts';
 import { positiveInteger } from '../optionParsers.ts';
@@ -52,6 +52,8 @@ export function addReportCommand(benchmark: Command): Command {
       } finally {
         store.close();
       }
+      // Loaded here: Vega and Vega-Lite (the chart) take ~0.8 s to import, which every other command would pay.
+      const { writeReport } = await import('../../benchmark/report/writeReport.ts');
       const written = await writeReport(input, options.out, {
         format: options.format,
         overwrite: options.overwrite,

@@ -1,7 +1,6 @@
 import { type Command, Option } from 'commander';
 import { loadModelGenerator } from '../../benchmark/jobGenerator.ts';
 import { DEFAULT_QUEUE_NAME } from '../../benchmark/queue.ts';
-import { runWorker } from '../../benchmark/worker.ts';
 import { DEVICES, type Device } from '../../runtime/providers.ts';
 import { addModelOption } from '../generationOptions.ts';
 import { positiveInteger } from '../optionParsers.ts';
@@ -70,6 +69,8 @@ async function workerCommand(options: WorkerCommandOptions): Promise<void> {
   log(
     `worker ${process.pid}: connecting to ${options.queue} (queue ${options.queueName}) and loading ${options.model}`,
   );
+  // Loaded here, not at start-up: BullMQ and ioredis take ~0.5 s to import, which every other command would pay.
+  const { runWorker } = await import('../../benchmark/worker.ts');
   const { jobs } = await runWorker({
     url: options.queue,
     queueName: options.queueName,
