@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type RequestListener } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { UserError } from '../errors.ts';
 import { StableDiffusion } from '../pipeline/stableDiffusion.ts';
 import { DEVICES, type Device, setRuntimeLogging } from '../runtime/providers.ts';
-import { guardAccess } from '../server/accessGuard.ts';
+import { type AccessOptions, guardAccess } from '../server/accessGuard.ts';
 import type { BenchmarkRoutes } from '../server/benchmarkRoutes.ts';
 import { createStudioHandler, listen, modelLoadingHandler } from '../server/studioServer.ts';
 import { nonNegativeInteger, positiveInteger } from './optionParsers.ts';
@@ -103,26 +103,38 @@ function studioToken(options: StudioOptions): string | undefined {
   return undefined;
 }
 
+/**
+ * The benchmark views of `--benchmark DIR`, imported only then: their report code loads Vega and Vega-Lite
+ * (~0.8 s), which a studio without them would pay at every start.
+ */
+async function openBenchmarkViews(
+  dir: string,
+  generation: boolean,
+): Promise<{ routes: BenchmarkRoutes; server: (access: AccessOptions) => Server }> {
+  const [{ createBenchmarkRoutes }, { createBenchmarkServer }] = await Promise.all([
+    import('../server/benchmarkRoutes.ts'),
+    import('../server/benchmarkServer.ts'),
+  ]);
+  const routes = createBenchmarkRoutes(dir, { generation });
+  return { routes, server: (access) => createBenchmarkServer(routes, access) };
+}
+
 async function runStudio(options: StudioOptions): Promise<void> {
   if (options.model === undefined && options.benchmark === undefined) {
     throw new UserError('give --model MODEL to generate, --benchmark DIR to browse a benchmark run, or both');
   }
   const token = studioToken(options);
   const access = { host: options.host, token };
-  // The benchmark views are loaded only for --benchmark: their report code imports Vega (~0.8 s).
-  const benchmarkServer =
-    options.benchmark === undefined ? undefined : await import('../server/benchmarkServer.ts');
-  const benchmark =
+  const views =
     options.benchmark === undefined
       ? undefined
-      : (await import('../server/benchmarkRoutes.ts')).createBenchmarkRoutes(options.benchmark, {
-          generation: options.model !== undefined,
-        });
+      : await openBenchmarkViews(options.benchmark, options.model !== undefined);
+  const benchmark = views?.routes;
   // The port is bound before the model loads: a port in use fails at once, not after the loading.
   let handler: RequestListener = modelLoadingHandler;
   const server =
     options.model === undefined
-      ? benchmarkServer!.createBenchmarkServer(benchmark as BenchmarkRoutes, access)
+      ? views!.server(access)
       : createServer(guardAccess((request, response) => handler(request, response), access));
   let url: string;
   try {
