@@ -1,13 +1,23 @@
 import { accessSync, constants, realpathSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, relative, sep } from 'node:path';
-import onnxProto from 'onnx-proto';
+import type onnxProto from 'onnx-proto';
 import { UserError } from '../errors.ts';
 import { byteSize, type DType, fromNumbers, onnxElementType, type TypedData } from './dtype.ts';
 import { GraphError } from './errors.ts';
 import type { Emitter, Leaf, Node, OnnxAttrs, Value } from './graph.ts';
 import type { Shape } from './shape.ts';
 
-const { onnx } = onnxProto;
+/**
+ * The ONNX protobuf classes, loaded on the first serialisation: they take ~0.13 s to load, and a warm start, which
+ * finds every graph in the cache, serialises nothing. Loaded synchronously (`serialize` is synchronous) from
+ * onnx-proto's CommonJS entry.
+ */
+let protos: typeof onnxProto | undefined;
+function onnxProtos(): typeof onnxProto.onnx {
+  protos ??= createRequire(import.meta.url)('onnx-proto') as typeof onnxProto;
+  return protos.onnx;
+}
 
 /** Opset 21 has GroupNormalization with per-channel scale and bias, like PyTorch. */
 export const OPSET = 21;
@@ -40,6 +50,7 @@ export interface SerializedModel {
  * weight paths costs microseconds, and callers serialise inside plain functions.
  */
 export function serialize(outputs: Record<string, Value>, name = 'graph'): SerializedModel {
+  const onnx = onnxProtos();
   const { nodes, leaves } = collect(Object.values(outputs));
   const weights = weightLocations(leaves);
   const builder = new ModelBuilder(Object.keys(outputs), weights.locations);
@@ -215,7 +226,7 @@ class ModelBuilder implements Emitter {
         name,
         dims: [...v.shape],
         dataType: onnxElementType[v.dtype],
-        dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+        dataLocation: onnxProtos().TensorProto.DataLocation.EXTERNAL,
         externalData: [
           { key: 'location', value: this.locations.get(tensor.file)! },
           { key: 'offset', value: String(tensor.byteOffset) },
@@ -283,7 +294,7 @@ class ModelBuilder implements Emitter {
 }
 
 function attribute(name: string, value: OnnxAttrs[string]): onnxProto.onnx.IAttributeProto {
-  const { AttributeType } = onnx.AttributeProto;
+  const { AttributeType } = onnxProtos().AttributeProto;
   if (typeof value === 'number') {
     if (!Number.isInteger(value))
       throw new GraphError(`attribute ${name}: use { float } for the float ${value}`);

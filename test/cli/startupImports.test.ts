@@ -1,13 +1,14 @@
 /**
- * Every `dnb` command pays for the modules the CLI imports statically. The libraries below take 0.4–0.9 s each to
- * load (measured on the 2-core VM: compromise 0.9 s, Vega 0.4 s, Vega-Lite 0.4 s, BullMQ 0.4 s), and only some
- * commands need them, so those commands import them when they run. This follows the CLI's static imports, as
+ * Every `dnb` command pays for the modules the CLI imports statically. The libraries below take 0.13–0.9 s each
+ * to load (measured on the 2-core VM: compromise 0.9 s, Vega 0.4 s, Vega-Lite 0.4 s, BullMQ 0.4 s, sharp 0.23 s,
+ * onnx-proto 0.13 s), and only some commands, or a generation only after its first step or on a cache miss, need
+ * them, so they are imported where they are used. This follows the CLI's static imports, as
  * esbuild resolves them, and fails if one of these libraries is reached.
  */
 import { build, type Metafile } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 
-const LOADED_ON_DEMAND = ['compromise', 'vega', 'vega-lite', 'bullmq', 'ioredis'];
+const LOADED_ON_DEMAND = ['compromise', 'vega', 'vega-lite', 'bullmq', 'ioredis', 'sharp', 'onnx-proto'];
 
 /** The packages reached from `entry` through static imports only, each with one chain of files that reaches it. */
 function staticallyReachedPackages(metafile: Metafile, entry: string): Map<string, string[]> {

@@ -13,8 +13,9 @@
  * them are not reproduced here.
  */
 import { readFile } from 'node:fs/promises';
-import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import type { Metadata, OutputInfo } from 'sharp';
 import { UserError } from '../../errors.ts';
+import { loadSharp } from '../../loadSharp.ts';
 
 export interface RgbImage {
   width: number;
@@ -40,6 +41,7 @@ export async function loadRgbImage(path: string): Promise<RgbImage> {
 /** Decodes image bytes; `label` names them (a file path) in error messages. */
 export async function decodeRgbImage(bytes: Uint8Array, label: string): Promise<RgbImage> {
   if (bytes.length === 0) throw new UserError(`${label} is empty, not an image`);
+  const sharp = await loadSharp();
   const input = () => sharp(bytes, { ignoreIcc: true, failOn: 'error' });
   let metadata: Metadata;
   try {
