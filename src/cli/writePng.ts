@@ -1,15 +1,11 @@
-import { loadSharp } from '../loadSharp.ts';
 import type { Rgb8Image } from '../models/vae/index.ts';
+import { rgbToPng } from '../sharpImages.ts';
 import { writeFileAtomically } from '../weights/atomicFile.ts';
 import { addPngTextChunks, type PngText } from './pngTextChunks.ts';
 
 /** Encodes an RGB image as PNG with the given text chunks. */
 export async function encodePng(image: Rgb8Image, texts: readonly PngText[]): Promise<Buffer> {
-  const sharp = await loadSharp();
-  const png = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
-    .png()
-    .toBuffer();
-  return addPngTextChunks(png, texts);
+  return addPngTextChunks(await rgbToPng(image), texts);
 }
 
 /** Encodes an RGB image as PNG with the given text chunks and writes it atomically. */

@@ -15,7 +15,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Metadata, OutputInfo } from 'sharp';
 import { UserError } from '../../errors.ts';
-import { loadSharp } from '../../loadSharp.ts';
+import { loadSharp } from '../../sharpImages.ts';
 
 export interface RgbImage {
   width: number;
